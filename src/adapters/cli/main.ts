@@ -1,0 +1,97 @@
+/**
+ * The paperbot command line. stdout carries only the command's result (text, or one JSON
+ * object with --json); notices, logs and progress go to stderr. Exit codes: 0 done (an honest
+ * refusal included), 2 usage or configuration error, 1 anything else.
+ */
+import { existsSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { commands } from '../../commands/index.ts';
+import type { AnyCommand } from '../../commands/definition.ts';
+import { createPaperbot } from '../../composition-root.ts';
+import { loadConfig, type Config } from '../../config.ts';
+import { describeError, exitCodeFor, PaperbotError } from '../../errors.ts';
+import type { PaperbotCore } from '../../rag/paperbot-core.ts';
+import { terminalProgress } from './progress.ts';
+
+const notify = (message: string) => process.stderr.write(`paperbot: ${message}\n`);
+
+function collectInput(command: AnyCommand, args: unknown[], options: Record<string, unknown>): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  command.arguments.forEach((argument, i) => {
+    const value = args[i];
+    input[argument.name] = argument.variadic === 'join' && Array.isArray(value) ? value.join(' ') : value;
+  });
+  for (const option of command.options) if (options[option.name] !== undefined) input[option.name] = options[option.name];
+  return input;
+}
+
+async function runCommand(command: AnyCommand, config: Config, input: Record<string, unknown>, json: boolean): Promise<void> {
+  const parsed = command.input.safeParse(input);
+  if (!parsed.success) {
+    throw new PaperbotError('usage', `Invalid arguments for ${command.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`);
+  }
+  const showProgress = config.PROGRESS ?? Boolean(process.stderr.isTTY);
+  let core: PaperbotCore | undefined;
+  try {
+    core = await createPaperbot(config, { progress: terminalProgress(showProgress), notify });
+    const output: unknown = await command.run(core, parsed.data);
+    const notices = (output as { notices?: unknown }).notices;
+    if (Array.isArray(notices)) for (const notice of notices) notify(String(notice));
+    process.stdout.write(json ? `${JSON.stringify(output, null, 2)}\n` : `${command.toText(output)}\n`);
+  } finally {
+    core?.close();
+  }
+}
+
+export function buildProgram(onConfig: () => Config): Command {
+  const program = new Command('paperbot')
+    .description('Answers questions about paper abstracts, with citations.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run paperbot --help for usage)');
+
+  for (const definition of commands) {
+    const sub = program.command(definition.name).description(definition.summary);
+    for (const argument of definition.arguments) {
+      const name = `${argument.name}${argument.variadic ? '...' : ''}`;
+      sub.argument(argument.required ? `<${name}>` : `[${name}]`, argument.description);
+    }
+    for (const option of definition.options) {
+      const flag = option.type === 'boolean' ? `--${option.name}` : `--${option.name} <${option.type === 'number' ? 'n' : 'value'}>`;
+      const cliOption = new Option(flag, option.description);
+      if (option.choices) cliOption.choices(option.choices);
+      sub.addOption(cliOption);
+    }
+    sub.option('--json', 'print the result as one JSON object');
+    sub.action(async (...actionArgs: unknown[]) => {
+      // commander passes the positional arguments, then the options object, then the command.
+      const options = actionArgs[definition.arguments.length] as Record<string, unknown>;
+      const input = collectInput(definition, actionArgs.slice(0, definition.arguments.length), options);
+      await runCommand(definition, onConfig(), input, Boolean(options['json']));
+    });
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let config: Config | undefined;
+  const program = buildProgram(() => (config ??= loadConfig()));
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return 0;
+    }
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has already printed its message; help and --version are not errors.
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+    }
+    process.stderr.write(`paperbot: ${describeError(error)}\n`);
+    return exitCodeFor(error);
+  }
+}
+
+process.exitCode = await main(process.argv);

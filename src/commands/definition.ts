@@ -1,0 +1,42 @@
+/**
+ * Platform-neutral command definitions. The CLI, and later Discord and Slack, turn their own
+ * input into a command's `input`, validate it with the same zod schema, run it against the core
+ * and render the result; only the rendering of rich output differs per platform.
+ */
+import type { z } from 'zod';
+import type { PaperbotCore } from '../rag/paperbot-core.ts';
+
+export interface CommandArgument {
+  name: string;
+  description: string;
+  /** Collects the rest of the words: joined into one string (a question) or kept as a list (files). */
+  variadic?: 'join' | 'list';
+  required: boolean;
+}
+
+export interface CommandOption {
+  name: string;
+  description: string;
+  type: 'string' | 'number' | 'boolean';
+  choices?: readonly string[];
+}
+
+export interface CommandDefinition<Input, Output> {
+  name: string;
+  summary: string;
+  arguments: readonly CommandArgument[];
+  options: readonly CommandOption[];
+  /** Validates what the platform collected; failures are usage errors. */
+  input: z.ZodType<Input>;
+  run(core: PaperbotCore, input: Input): Promise<Output>;
+  /** Plain text for terminals and as a fallback for chat platforms. */
+  toText(output: Output): string;
+}
+
+// The registry holds definitions of different input/output types; `any` is confined to this alias.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCommand = CommandDefinition<any, any>;
+
+export function defineCommand<Input, Output>(definition: CommandDefinition<Input, Output>): CommandDefinition<Input, Output> {
+  return definition;
+}

@@ -1,0 +1,20 @@
+/** `search`: list the papers that match a query, with their scores. */
+import { z } from 'zod';
+import { neutraliseMentions } from '../rag/mentions.ts';
+import type { SearchResult } from '../rag/paperbot-core.ts';
+import { defineCommand } from './definition.ts';
+
+export const searchCommand = defineCommand({
+  name: 'search',
+  summary: 'List the papers matching a query, best first, with scores',
+  arguments: [{ name: 'query', description: 'words to search for', variadic: 'join', required: true }],
+  options: [{ name: 'limit', description: 'how many papers to list (default TOP_K)', type: 'number' }],
+  input: z.object({ query: z.string(), limit: z.coerce.number().int().min(1).max(100).optional() }),
+  run: async (core, input): Promise<SearchResult> => core.search(input.query, input.limit),
+  toText: (result) => {
+    if (!result.hits.length) return `No paper among ${result.corpusSize} matches "${result.query}".`;
+    const lines = result.hits.map((hit) => `${String(hit.n).padStart(2)}. ${hit.score.toFixed(3).padStart(7)}  ${hit.title}  [${hit.paperId}]${hit.date ? ` ${hit.date}` : ''}`);
+    if (!result.relevance.relevant) lines.push('', 'None of these looks relevant to the query (low keyword match).');
+    return neutraliseMentions(lines.join('\n'));
+  },
+});

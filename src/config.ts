@@ -1,0 +1,120 @@
+/**
+ * The one place that reads settings. The environment (and `.env`, loaded by the composition
+ * root) is validated once with zod; every problem is reported together, then the CLI exits 2.
+ * `.env.example` documents each setting and must stay in step with this schema.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { PaperbotError } from './errors.ts';
+
+/** The package root, so defaults do not depend on the directory paperbot is started from. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const SHIPPED_CORPUS_DIR = path.join(PACKAGE_ROOT, 'data', 'corpus');
+
+const DEFAULT_OLLAMA_HOST = 'http://127.0.0.1:11434';
+
+/**
+ * Accepts OLLAMA_HOST the way the Ollama CLI does: `host`, `host:port`, `:port`, or a URL.
+ * Without a scheme the port defaults to 11434; with `http://` or `https://` and no port, to 80/443.
+ * Returns null when the value cannot be a host.
+ */
+export function parseOllamaHost(raw: string): string | null {
+  const value = raw.trim();
+  if (!value) return DEFAULT_OLLAMA_HOST;
+  const schemeEnd = value.indexOf('://');
+  let scheme = 'http';
+  let defaultPort = '11434';
+  let rest = value;
+  if (schemeEnd >= 0) {
+    scheme = value.slice(0, schemeEnd).toLowerCase();
+    rest = value.slice(schemeEnd + 3);
+    if (scheme === 'http') defaultPort = '80';
+    else if (scheme === 'https') defaultPort = '443';
+    else return null;
+  }
+  const slash = rest.indexOf('/');
+  const hostPort = slash >= 0 ? rest.slice(0, slash) : rest;
+  const pathPart = slash >= 0 ? rest.slice(slash).replace(/\/+$/, '') : '';
+  let host = hostPort;
+  let port = defaultPort;
+  const bracketed = /^\[([^\]]+)\](?::(\d*))?$/.exec(hostPort);
+  if (bracketed) {
+    host = `[${bracketed[1]}]`;
+    if (bracketed[2]) port = bracketed[2];
+  } else if ((hostPort.match(/:/g) ?? []).length === 1) {
+    const [h, p] = hostPort.split(':') as [string, string];
+    host = h;
+    if (p) port = p;
+  }
+  if (!host) host = '127.0.0.1';
+  const portNumber = Number(port);
+  if (!/^\d+$/.test(port) || portNumber > 65535) return null;
+  if (/\s/.test(host)) return null;
+  try {
+    const url = new URL(`${scheme}://${host}:${portNumber}${pathPart}`);
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return null;
+  }
+}
+
+const booleanSetting = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Every setting paperbot reads, with its default. Names are the environment variable names. */
+export const configSchema = z.object({
+  /** Relative values resolve against the working directory; the default lives in the package. */
+  PAPERBOT_DATA_DIR: z.string().trim().min(1).default(path.join(PACKAGE_ROOT, 'data', 'var')),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  OLLAMA_HOST: z
+    .string()
+    .default(DEFAULT_OLLAMA_HOST)
+    .transform((value, ctx) => {
+      const parsed = parseOllamaHost(value);
+      if (parsed === null) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a host: use host:port, :port or http://host:port` });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+  OLLAMA_CHAT_MODEL: z.string().trim().min(1).default('llama3.2'),
+  OLLAMA_EMBED_MODEL: z.string().trim().min(1).default('nomic-embed-text'),
+  OLLAMA_TIMEOUT_MS: positiveInt(60_000),
+  OLLAMA_CONNECT_TIMEOUT_MS: positiveInt(1_500),
+  EMBEDDER: z.enum(['auto', 'ollama', 'local']).default('auto'),
+  TOP_K: z.coerce.number().int().min(1).max(50).default(8),
+  MAX_QUESTION_CHARS: z.coerce.number().int().min(10).max(100_000).default(2000),
+  /** Keyword BM25 parameters: fitted on SciFact train (see README, "Retrieval quality"). */
+  BM25_K1: z.coerce.number().positive().max(10).default(1.2),
+  BM25_B: z.coerce.number().min(0).max(1).default(0.75),
+  BM25_TITLE_WEIGHT: z.coerce.number().min(0).max(20).default(2),
+  /**
+   * A question is answered only when the best paper's BM25 score reaches this share of the best
+   * score the question could reach. Fitted on test/fixtures/seed-questions.jsonl.
+   */
+  RELEVANCE_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.2),
+  /** Sentences quoted in an extractive answer. */
+  EXTRACTIVE_SENTENCES: z.coerce.number().int().min(1).max(10).default(3),
+  PROGRESS: booleanSetting.optional(),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+/** Validates the environment; throws one `config` error listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" in .env files; let the defaults apply.
+  const defined = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const result = configSchema.safeParse(defined);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  - ${issue.path.join('.') || 'config'}: ${issue.message}`);
+    throw new PaperbotError(
+      'config',
+      `The configuration is invalid:\n${problems.join('\n')}\nFix these settings in your environment or .env (see .env.example).`,
+    );
+  }
+  return result.data;
+}

@@ -1,0 +1,102 @@
+/**
+ * The one `Answer` shape every answerer returns and every adapter renders, and the numbering
+ * rule for sources: cited papers first (in order of first citation), then the other retrieved
+ * papers. Each `[n]` in the text is the `n` of one entry in `sources`.
+ */
+import { arxivUrl, paperDate, type Paper } from './paper.ts';
+import type { Retrieval } from './retrieval.ts';
+
+export interface Citation {
+  n: number;
+  paperId: string;
+  title: string;
+  url?: string;
+  /** The abstract's sentence quoted verbatim, for extractive answers. */
+  quote?: string;
+}
+
+export interface AnswerSource {
+  n: number;
+  paperId: string;
+  title: string;
+  url?: string;
+  date?: string;
+  score: number;
+  /** True when the text cites it; false for "also relevant" and for the closest papers of a refusal. */
+  cited: boolean;
+}
+
+export interface Refusal {
+  reason: string;
+  /** The nearest papers, "closest, probably not what you need". */
+  closest: AnswerSource[];
+}
+
+export interface Answer {
+  question: string;
+  text: string;
+  mode: 'extractive' | 'ollama' | 'refusal';
+  citations: Citation[];
+  /** Every retrieved paper, numbered: cited ones first. */
+  sources: AnswerSource[];
+  refusal: Refusal | null;
+  relevance: { ratio: number; threshold: number };
+  /** One-line notices for the user (e.g. why an extractive answer was given). */
+  notices: string[];
+  timings: { retrievalMs: number; answerMs: number; totalMs: number };
+}
+
+/** The URL to show for a paper: its own, else its arXiv page when its id is an arXiv id. */
+export function paperUrl(paper: Paper): string | undefined {
+  return paper.url ?? arxivUrl(paper.id);
+}
+
+/**
+ * Numbers the retrieved papers: `citedOrder` (paper ids in order of first citation) get 1..c,
+ * the rest follow in retrieval order. Returns the sources and a lookup from paper id to number.
+ */
+export function numberSources(retrieval: Retrieval, citedOrder: readonly string[]): { sources: AnswerSource[]; numberOf: Map<string, number> } {
+  const cited = new Set(citedOrder);
+  const byId = new Map(retrieval.hits.map((hit) => [hit.paper.id, hit]));
+  const ordered = [...citedOrder.flatMap((id) => byId.get(id) ?? []), ...retrieval.hits.filter((hit) => !cited.has(hit.paper.id))];
+  const numberOf = new Map<string, number>();
+  const sources = ordered.map((hit, i) => {
+    numberOf.set(hit.paper.id, i + 1);
+    return toSource(hit.paper, hit.score, i + 1, cited.has(hit.paper.id));
+  });
+  return { sources, numberOf };
+}
+
+export function toSource(paper: Paper, score: number, n: number, cited: boolean): AnswerSource {
+  const source: AnswerSource = { n, paperId: paper.id, title: paper.title, score: round(score), cited };
+  const url = paperUrl(paper);
+  if (url) source.url = url;
+  const date = paperDate(paper);
+  if (date) source.date = date;
+  return source;
+}
+
+/** The answer to a question whose retrieval found nothing relevant. It never reaches a model. */
+export function refusalAnswer(question: string, retrieval: Retrieval, closestCount = 3): Answer {
+  const { sources } = numberSources(retrieval, []);
+  const closest = sources.slice(0, closestCount);
+  const reason = `Nothing in the ${retrieval.corpusSize} papers here answers this question.`;
+  return {
+    question,
+    text: closest.length
+      ? `${reason} The closest papers are listed below, but they are probably not what you need.`
+      : `${reason} No paper shares any of its terms.`,
+    mode: 'refusal',
+    citations: [],
+    sources: closest,
+    refusal: { reason, closest },
+    relevance: { ratio: round(retrieval.relevance.ratio), threshold: retrieval.relevance.threshold },
+    notices: [],
+    timings: { retrievalMs: round(retrieval.retrievalMs), answerMs: 0, totalMs: round(retrieval.retrievalMs) },
+  };
+}
+
+export function round(value: number, digits = 3): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

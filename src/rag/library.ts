@@ -1,0 +1,247 @@
+/**
+ * The paper library: the store plus the indexes derived from it, kept in step. Opening it
+ * creates the data directory, ingests the shipped corpus into an empty store, and loads the
+ * keyword index (rebuilding it from the store when it is missing, corrupt or stale).
+ * Ingest goes through here, so a paper is searchable as soon as its batch commits.
+ */
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { PaperbotError } from '../errors.ts';
+import { readCorpusFile } from './corpus/read-corpus-file.ts';
+import type { CorpusFormat } from './corpus/formats.ts';
+import { Bm25KeywordIndex, type Bm25Params } from './keyword/bm25-index.ts';
+import type { PaperRecord } from './paper.ts';
+import type { PaperStore, UpsertStatus } from './ports.ts';
+import { SqlitePaperStore } from './store/sqlite-paper-store.ts';
+
+/** Long work reports through this; the CLI draws a bar on a terminal and nothing elsewhere. */
+export interface ProgressReporter {
+  start(label: string, total: number): void;
+  update(done: number): void;
+  stop(): void;
+}
+
+export const silentProgress: ProgressReporter = { start() {}, update() {}, stop() {} };
+
+export interface RejectedRecord {
+  line: number;
+  reason: string;
+}
+
+export interface IngestFileReport {
+  file: string;
+  format: CorpusFormat;
+  added: number;
+  updated: number;
+  unchanged: number;
+  rejected: RejectedRecord[];
+}
+
+export interface IngestReport {
+  files: IngestFileReport[];
+  totals: { added: number; updated: number; unchanged: number; rejected: number };
+  /** Papers in the library after the ingest. */
+  papers: number;
+}
+
+export interface LibraryOptions {
+  dataDir: string;
+  bm25: Bm25Params;
+  /** Ingested into an empty store on first open; null for none (evaluation stores). */
+  shippedCorpusDir: string | null;
+  progress?: ProgressReporter;
+  /** One-line notices for the user (stderr in the CLI). */
+  notify?: (message: string) => void;
+  logger?: Logger;
+}
+
+const BATCH_SIZE = 2000;
+
+export class PaperLibrary {
+  readonly keywordIndexFile: string;
+  private constructor(
+    readonly dataDir: string,
+    readonly store: PaperStore,
+    public keywordIndex: Bm25KeywordIndex,
+    /** The store generation the keyword index file on disk matches (−1: none on disk). */
+    private savedGeneration: number,
+    private readonly options: LibraryOptions,
+  ) {
+    this.keywordIndexFile = keywordIndexPath(dataDir);
+  }
+
+  static async open(options: LibraryOptions): Promise<PaperLibrary> {
+    const dataDir = path.resolve(options.dataDir);
+    ensureDataDir(dataDir);
+    const store = new SqlitePaperStore(path.join(dataDir, 'papers.sqlite'));
+    try {
+      const { index, savedGeneration } = loadOrRebuildKeywordIndex(store, dataDir, options);
+      const library = new PaperLibrary(dataDir, store, index, savedGeneration, options);
+      if (options.shippedCorpusDir && store.count() === 0 && store.getMeta('seeded_at') === undefined) {
+        options.notify?.(`First run: ingesting the shipped corpus from ${path.relative(process.cwd(), options.shippedCorpusDir) || options.shippedCorpusDir}.`);
+        await library.ingest([options.shippedCorpusDir]);
+        store.setMeta('seeded_at', new Date().toISOString());
+      }
+      return library;
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Ingests files and directories (recursively). Every path is checked before anything is
+   * written; a missing path is a `not_found` error. Bad records are reported, never fatal.
+   */
+  async ingest(paths: readonly string[], options: { format?: CorpusFormat } = {}): Promise<IngestReport> {
+    const files = paths.flatMap((p) => listCorpusFiles(p));
+    const reports: IngestFileReport[] = [];
+    try {
+      for (const file of files) reports.push(await this.ingestFile(file, options.format));
+    } finally {
+      // Whatever was committed stays searchable, even when a later file failed.
+      this.saveKeywordIndex();
+    }
+    const totals = { added: 0, updated: 0, unchanged: 0, rejected: 0 };
+    for (const report of reports) {
+      totals.added += report.added;
+      totals.updated += report.updated;
+      totals.unchanged += report.unchanged;
+      totals.rejected += report.rejected.length;
+    }
+    return { files: reports, totals, papers: this.store.count() };
+  }
+
+  /** Rebuilds the keyword index from the store and saves it. */
+  rebuildKeywordIndex(): void {
+    this.keywordIndex = rebuildKeywordIndex(this.store, this.options);
+    this.savedGeneration = -1;
+    this.saveKeywordIndex();
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  private saveKeywordIndex(): void {
+    const generation = this.store.generation();
+    if (!this.keywordIndex.dirty && this.savedGeneration === generation) return;
+    this.keywordIndex.save(this.keywordIndexFile, generation);
+    this.savedGeneration = generation;
+  }
+
+  private async ingestFile(file: string, format: CorpusFormat | undefined): Promise<IngestFileReport> {
+    const progress = this.options.progress ?? silentProgress;
+    const size = statSync(file).size;
+    const report: IngestFileReport = { file, format: format ?? 'papers-page', added: 0, updated: 0, unchanged: 0, rejected: [] };
+    const source = path.basename(file);
+    let batch: PaperRecord[] = [];
+    const flush = () => {
+      if (!batch.length) return;
+      const records = batch;
+      batch = [];
+      const outcomes = this.store.transaction(() => records.map((record) => this.store.upsert(record, source)));
+      for (const { status, paper } of outcomes) {
+        count(report, status);
+        if (status !== 'unchanged') this.keywordIndex.add(paper.rowId, paper.title, paper.abstract);
+      }
+    };
+
+    progress.start(`ingest ${source}`, size);
+    try {
+      const lines = readCorpusFile(file, {
+        ...(format ? { format } : {}),
+        onFormat: (detected) => (report.format = detected),
+        onBytes: (bytes) => progress.update(bytes),
+      });
+      for await (const parsed of lines) {
+        if (parsed.kind === 'rejected') {
+          report.rejected.push({ line: parsed.line, reason: parsed.reason });
+          continue;
+        }
+        batch.push(parsed.record);
+        if (batch.length >= BATCH_SIZE) flush();
+      }
+      flush();
+    } catch (error) {
+      if (error instanceof PaperbotError) throw error;
+      throw new PaperbotError('io', `Could not ingest ${file}: ${(error as Error).message}. Papers read before this point were kept.`, { cause: error });
+    } finally {
+      progress.stop();
+    }
+    this.options.logger?.info({ file, format: report.format, added: report.added, updated: report.updated, unchanged: report.unchanged, rejected: report.rejected.length }, 'ingested file');
+    return report;
+  }
+}
+
+function count(report: IngestFileReport, status: UpsertStatus): void {
+  report[status] += 1;
+}
+
+export function keywordIndexPath(dataDir: string): string {
+  return path.join(dataDir, 'keyword-index.bin');
+}
+
+function ensureDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    if (!statSync(dataDir).isDirectory()) throw new Error('it is not a directory');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOTDIR' || (error as NodeJS.ErrnoException).code === 'EEXIST'
+      ? 'a file is in the way (a directory is needed there)'
+      : (error as Error).message;
+    throw new PaperbotError('data_dir', `Cannot create the data directory ${dataDir}: ${reason}. Set PAPERBOT_DATA_DIR to a directory paperbot can write to.`, { cause: error });
+  }
+}
+
+/** Files to ingest under a path: the file itself, or every non-hidden file below a directory, sorted. */
+export function listCorpusFiles(target: string): string[] {
+  let stats;
+  try {
+    stats = statSync(target);
+  } catch (error) {
+    throw new PaperbotError('not_found', `Cannot read ${target}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}.`, { cause: error });
+  }
+  if (stats.isFile()) return [target];
+  if (!stats.isDirectory()) throw new PaperbotError('io', `${target} is neither a file nor a directory.`);
+  return readdirSync(target, { withFileTypes: true })
+    .filter((entry) => !entry.name.startsWith('.'))
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((entry) => (entry.isDirectory() ? listCorpusFiles(path.join(target, entry.name)) : entry.isFile() ? [path.join(target, entry.name)] : []));
+}
+
+function loadOrRebuildKeywordIndex(store: PaperStore, dataDir: string, options: LibraryOptions): { index: Bm25KeywordIndex; savedGeneration: number } {
+  const file = keywordIndexPath(dataDir);
+  let reason: string;
+  try {
+    const { index, generation } = Bm25KeywordIndex.load(file, options.bm25);
+    if (generation === store.generation()) return { index, savedGeneration: generation };
+    reason = 'it is out of step with the paper store';
+  } catch (error) {
+    reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist yet' : (error as Error).message;
+  }
+  const papers = store.count();
+  if (papers > 0) options.notify?.(`Rebuilding the keyword index from ${papers} papers (${reason}).`);
+  options.logger?.info({ file, reason }, 'rebuilding keyword index');
+  const index = rebuildKeywordIndex(store, options);
+  if (papers === 0) return { index, savedGeneration: -1 };
+  index.save(file, store.generation());
+  return { index, savedGeneration: store.generation() };
+}
+
+function rebuildKeywordIndex(store: PaperStore, options: LibraryOptions): Bm25KeywordIndex {
+  const progress = options.progress ?? silentProgress;
+  const index = new Bm25KeywordIndex(options.bm25);
+  const total = store.count();
+  progress.start('keyword index', total);
+  let done = 0;
+  for (const paper of store.iterate()) {
+    index.add(paper.rowId, paper.title, paper.abstract);
+    if (++done % 1000 === 0) progress.update(done);
+  }
+  progress.update(done);
+  progress.stop();
+  index.commit();
+  return index;
+}

@@ -1,0 +1,46 @@
+/**
+ * The ports of the RAG core: what it needs from the outside world, each with its contract.
+ * Adapters implement them (`SqlitePaperStore`, `Bm25KeywordIndex`, `ExtractiveAnswerer`, and in
+ * later issues the Ollama and HNSW adapters); the composition root wires them together.
+ */
+import type { Paper, PaperRecord } from './paper.ts';
+import type { Answer } from './answer.ts';
+import type { Retrieval } from './retrieval.ts';
+
+export type UpsertStatus = 'added' | 'updated' | 'unchanged';
+
+/**
+ * Durable storage of papers. Writes are synchronous and only visible to other processes when the
+ * surrounding `transaction` commits. `generation` increases with every committed change, so
+ * derived indexes can tell whether they are still in step with the store.
+ */
+export interface PaperStore {
+  /** Adds a paper, updates it (newer arXiv version or changed content), or leaves it unchanged. */
+  upsert(record: PaperRecord, source: string): { status: UpsertStatus; paper: Paper };
+  /** Runs `work` in one transaction; everything it wrote is kept or nothing is. */
+  transaction<T>(work: () => T): T;
+  getById(id: string): Paper | undefined;
+  /** Papers by row id, in the order asked; unknown row ids are skipped. */
+  getByRowIds(rowIds: readonly number[]): Paper[];
+  /** Papers whose title matches case-, space- and punctuation-insensitively. */
+  findByTitle(title: string): Paper[];
+  count(): number;
+  generation(): number;
+  /** Every paper in row-id order, streamed (the corpus may not fit comfortably in memory twice). */
+  iterate(): IterableIterator<Paper>;
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+  close(): void;
+}
+
+/** A ranked hit of a retriever: the paper's row id and a score where higher is better. */
+export interface ScoredRowId {
+  rowId: number;
+  score: number;
+}
+
+/** Turns a question and its retrieved papers into an `Answer`. */
+export interface Answerer {
+  readonly mode: Answer['mode'];
+  answer(question: string, retrieval: Retrieval): Promise<Answer>;
+}

@@ -1,0 +1,214 @@
+/**
+ * `PaperStore` on SQLite (better-sqlite3 12, WAL, one writer). A paper's row id never changes
+ * once given, so indexes can use it as their label; updates rewrite the row in place.
+ */
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import { PaperbotError } from '../../errors.ts';
+import { paperIdentity, type Paper, type PaperRecord } from '../paper.ts';
+import type { PaperStore, UpsertStatus } from '../ports.ts';
+import { titleKey } from '../text.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS papers (
+  row_id       INTEGER PRIMARY KEY,
+  id           TEXT NOT NULL UNIQUE,
+  title        TEXT NOT NULL,
+  title_key    TEXT NOT NULL,
+  abstract     TEXT NOT NULL,
+  authors      TEXT NOT NULL DEFAULT '[]',
+  url          TEXT,
+  published    TEXT,
+  categories   TEXT NOT NULL DEFAULT '[]',
+  metadata     TEXT NOT NULL DEFAULT '{}',
+  version      INTEGER,
+  source       TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  added_at     TEXT NOT NULL,
+  updated_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS papers_title_key ON papers(title_key);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+interface PaperRow {
+  row_id: number;
+  id: string;
+  title: string;
+  abstract: string;
+  authors: string;
+  url: string | null;
+  published: string | null;
+  categories: string;
+  metadata: string;
+  version: number | null;
+  source: string;
+  content_hash: string;
+}
+
+function parseJson<T>(text: string, fallback: T): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function toPaper(row: PaperRow): Paper {
+  const paper: Paper = {
+    rowId: row.row_id,
+    id: row.id,
+    title: row.title,
+    abstract: row.abstract,
+    authors: parseJson<string[]>(row.authors, []),
+    categories: parseJson<string[]>(row.categories, []),
+    metadata: parseJson<Record<string, unknown>>(row.metadata, {}),
+    source: row.source,
+  };
+  if (row.url !== null) paper.url = row.url;
+  if (row.published !== null) paper.published = row.published;
+  if (row.version !== null) paper.version = row.version;
+  return paper;
+}
+
+function contentHash(record: PaperRecord): string {
+  return createHash('sha256')
+    .update(JSON.stringify([record.title, record.abstract, record.authors, record.url ?? null, record.published ?? null, record.categories, record.metadata]))
+    .digest('hex');
+}
+
+export class SqlitePaperStore implements PaperStore {
+  private readonly db: SqliteDatabase;
+  private readonly statements: {
+    byId: Statement<[string], PaperRow>;
+    byRowId: Statement<[number], PaperRow>;
+    byTitleKey: Statement<[string], PaperRow>;
+    insert: Statement<Record<string, unknown>>;
+    update: Statement<Record<string, unknown>>;
+    count: Statement<[], { n: number }>;
+    getMeta: Statement<[string], { value: string }>;
+    setMeta: Statement<[string, string]>;
+    all: Statement<[], PaperRow>;
+  };
+
+  /** Opens (creating if needed) the database at `file`; `:memory:` works for tests. */
+  constructor(file: string) {
+    try {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      throw new PaperbotError(
+        'data_dir',
+        `Cannot open the paper database at ${file}: ${(error as Error).message}. If the file is damaged, move it away and run paperbot again to rebuild from your corpus files.`,
+        { cause: error },
+      );
+    }
+    this.statements = {
+      byId: this.db.prepare('SELECT * FROM papers WHERE id = ?'),
+      byRowId: this.db.prepare('SELECT * FROM papers WHERE row_id = ?'),
+      byTitleKey: this.db.prepare('SELECT * FROM papers WHERE title_key = ? ORDER BY row_id'),
+      insert: this.db.prepare(`INSERT INTO papers (id, title, title_key, abstract, authors, url, published, categories, metadata, version, source, content_hash, added_at, updated_at)
+        VALUES (@id, @title, @title_key, @abstract, @authors, @url, @published, @categories, @metadata, @version, @source, @content_hash, @now, @now)`),
+      update: this.db.prepare(`UPDATE papers SET title = @title, title_key = @title_key, abstract = @abstract, authors = @authors, url = @url,
+        published = @published, categories = @categories, metadata = @metadata, version = @version, source = @source,
+        content_hash = @content_hash, updated_at = @now WHERE row_id = @row_id`),
+      count: this.db.prepare('SELECT count(*) AS n FROM papers'),
+      getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
+      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      all: this.db.prepare('SELECT * FROM papers ORDER BY row_id'),
+    };
+  }
+
+  upsert(record: PaperRecord, source: string): { status: UpsertStatus; paper: Paper } {
+    const identity = paperIdentity(record);
+    const existing = this.statements.byId.get(identity.id);
+    const hash = contentHash(record);
+    if (existing) {
+      const staleVersion = identity.version !== undefined && existing.version !== null && identity.version < existing.version;
+      const sameVersion = identity.version === undefined || identity.version === existing.version;
+      if (staleVersion || (sameVersion && existing.content_hash === hash)) {
+        return { status: 'unchanged', paper: toPaper(existing) };
+      }
+    }
+    const row = {
+      id: identity.id,
+      title: record.title,
+      title_key: titleKey(record.title),
+      abstract: record.abstract,
+      authors: JSON.stringify(record.authors),
+      url: record.url ?? null,
+      published: record.published ?? null,
+      categories: JSON.stringify(record.categories),
+      metadata: JSON.stringify(record.metadata),
+      version: identity.version ?? existing?.version ?? null,
+      source,
+      content_hash: hash,
+      now: new Date().toISOString(),
+    };
+    let rowId: number;
+    if (existing) {
+      this.statements.update.run({ ...row, row_id: existing.row_id });
+      rowId = existing.row_id;
+    } else {
+      rowId = Number(this.statements.insert.run(row).lastInsertRowid);
+    }
+    this.bumpGeneration();
+    const stored = this.statements.byRowId.get(rowId);
+    if (!stored) throw new PaperbotError('internal', `Paper ${identity.id} vanished right after it was written.`);
+    return { status: existing ? 'updated' : 'added', paper: toPaper(stored) };
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  getById(id: string): Paper | undefined {
+    const row = this.statements.byId.get(id.trim());
+    return row ? toPaper(row) : undefined;
+  }
+
+  getByRowIds(rowIds: readonly number[]): Paper[] {
+    const papers: Paper[] = [];
+    for (const rowId of rowIds) {
+      const row = this.statements.byRowId.get(rowId);
+      if (row) papers.push(toPaper(row));
+    }
+    return papers;
+  }
+
+  findByTitle(title: string): Paper[] {
+    return this.statements.byTitleKey.all(titleKey(title)).map(toPaper);
+  }
+
+  count(): number {
+    return this.statements.count.get()?.n ?? 0;
+  }
+
+  generation(): number {
+    return Number(this.getMeta('generation') ?? '0');
+  }
+
+  *iterate(): IterableIterator<Paper> {
+    for (const row of this.statements.all.iterate()) yield toPaper(row);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.statements.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.statements.setMeta.run(key, value);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private bumpGeneration(): void {
+    this.setMeta('generation', String(this.generation() + 1));
+  }
+}
