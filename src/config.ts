@@ -91,12 +91,12 @@ export const configSchema = z.object({
   /** Keyword BM25 parameters: fitted on SciFact train (see README, "Retrieval quality"). */
   BM25_K1: z.coerce.number().positive().max(10).default(1.2),
   BM25_B: z.coerce.number().min(0).max(1).default(0.75),
-  BM25_TITLE_WEIGHT: z.coerce.number().min(0).max(20).default(2),
+  BM25_TITLE_WEIGHT: z.coerce.number().min(0).max(20).default(3),
   /**
    * A question is answered only when the best paper's BM25 score reaches this share of the best
    * score the question could reach. Fitted on test/fixtures/seed-questions.jsonl.
    */
-  RELEVANCE_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.2),
+  RELEVANCE_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.19),
   /** Sentences quoted in an extractive answer. */
   EXTRACTIVE_SENTENCES: z.coerce.number().int().min(1).max(10).default(3),
   PROGRESS: booleanSetting.optional(),

@@ -1,0 +1,93 @@
+/**
+ * `npm run eval`: retrieval quality.
+ *   --questions FILE.jsonl  scores the current corpus (PAPERBOT_DATA_DIR; the seed is ingested into an empty store)
+ *   --beir DIR [--split test]  loads a BEIR dataset into a temporary store, removed afterwards
+ * With --json, stdout holds one JSON object; otherwise a table.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { createPaperbot } from '../src/composition-root.ts';
+import { loadConfig } from '../src/config.ts';
+import { describeError, exitCodeFor } from '../src/errors.ts';
+import { createLogger } from '../src/logger.ts';
+import { terminalProgress } from '../src/adapters/cli/progress.ts';
+import { evaluateQuestions, loadBeir, loadQuestions, scoreBeir } from './eval-lib.ts';
+
+const program = new Command('eval')
+  .option('--questions <file>', 'question set (JSON Lines: {id, question, gold, kind?})')
+  .option('--beir <dir>', 'BEIR dataset directory (corpus.jsonl[.gz], queries.jsonl, qrels/<split>.tsv)')
+  .option('--split <name>', 'qrels split for --beir', 'test')
+  .option('--details', 'with --questions: list every question with its rank and relevance ratio')
+  .option('--json', 'print one JSON object')
+  .parse();
+const options = program.opts<{ questions?: string; beir?: string; split: string; json?: boolean; details?: boolean }>();
+
+const fmt = (value: number | null) => (value === null ? '   –  ' : value.toFixed(3).padStart(6));
+const notify = (message: string) => process.stderr.write(`eval: ${message}\n`);
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  const progress = terminalProgress(Boolean(process.stderr.isTTY));
+  if (!options.questions && !options.beir) throw new Error('Give --questions FILE.jsonl or --beir DIR.');
+
+  if (options.questions) {
+    const questions = loadQuestions(options.questions);
+    const core = await createPaperbot(config, { logger, progress, notify });
+    try {
+      const result = evaluateQuestions(core, questions);
+      if (options.json) {
+        const { perQuestion, ...summary } = result;
+        process.stdout.write(`${JSON.stringify(options.details ? result : summary, null, 2)}\n`);
+      } else {
+        const lines = [`corpus: ${core.library.store.count()} papers; ${questions.length} questions`, 'kind            n   R@1    R@5    MRR'];
+        for (const [kind, m] of Object.entries(result.byKind)) lines.push(`${kind.padEnd(14)} ${String(m.n).padStart(3)} ${fmt(m['recall@1'])} ${fmt(m['recall@5'])} ${fmt(m.mrr)}`);
+        lines.push(`${'overall'.padEnd(18)} ${fmt(result.overall['recall@1'])} ${fmt(result.overall['recall@5'])} ${fmt(result.overall.mrr)}`);
+        lines.push(`refusals: correct on unanswerable ${fmt(result.refusal.correct)}, wrong on answerable ${fmt(result.refusal.wrong)} (RELEVANCE_MIN_RATIO=${config.RELEVANCE_MIN_RATIO})`);
+        if (options.details) {
+          for (const q of result.perQuestion) lines.push(`${q.id.padEnd(5)} ${q.kind.padEnd(13)} rank=${String(q.firstGoldRank ?? '-').padEnd(3)} ratio=${q.ratio.toFixed(3)} ${q.refused ? 'REFUSED' : ''} ${q.top[0] ?? ''}`);
+        }
+        process.stdout.write(`${lines.join('\n')}\n`);
+      }
+    } finally {
+      core.close();
+    }
+  }
+
+  if (options.beir) {
+    const dataset = loadBeir(options.beir, options.split);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'paperbot-eval-'));
+    try {
+      const core = await createPaperbot(config, { logger, progress, notify, seed: false, dataDir });
+      try {
+        const report = await core.ingest([dataset.corpusFile], 'beir');
+        notify(`loaded ${report.totals.added} documents from ${dataset.corpusFile}`);
+        const keyword = scoreBeir(core, dataset);
+        const bm25 = core.library.keywordIndex.params;
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify({ keyword: { 'ndcg@10': keyword['ndcg@10'], 'recall@100': keyword['recall@100'] } }, null, 2)}\n`);
+        } else {
+          process.stdout.write(
+            [
+              `BEIR ${path.basename(path.resolve(options.beir))} ${options.split}: ${keyword.queries} queries, ${report.papers} documents`,
+              `BM25 k1=${bm25.k1} b=${bm25.b} title weight=${bm25.titleWeight}`,
+              'method     nDCG@10  Recall@100',
+              `keyword    ${keyword['ndcg@10'].toFixed(4)}   ${keyword['recall@100'].toFixed(4)}`,
+            ].join('\n') + '\n',
+          );
+        }
+      } finally {
+        core.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`eval: ${describeError(error)}\n`);
+  process.exitCode = exitCodeFor(error);
+});
