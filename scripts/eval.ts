@@ -30,7 +30,7 @@ const notify = (message: string) => process.stderr.write(`eval: ${message}\n`);
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
-  const progress = terminalProgress(Boolean(process.stderr.isTTY));
+  const progress = terminalProgress('auto');
   if (!options.questions && !options.beir) throw new Error('Give --questions FILE.jsonl or --beir DIR.');
 
   if (options.questions) {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     try {
       const result = evaluateQuestions(core, questions);
       if (options.json) {
-        const { perQuestion, ...summary } = result;
+        const summary = { overall: result.overall, byKind: result.byKind, refusal: result.refusal };
         process.stdout.write(`${JSON.stringify(options.details ? result : summary, null, 2)}\n`);
       } else {
         const lines = [`corpus: ${core.library.store.count()} papers; ${questions.length} questions`, 'kind            n   R@1    R@5    MRR'];

@@ -13,10 +13,9 @@ export function sourceLine(source: AnswerSource): string {
 export function answerToText(answer: Answer): string {
   const lines = [answer.text, ''];
   if (answer.refusal) {
-    if (answer.refusal.closest.length) {
-      lines.push('Closest, probably not what you need:');
-      for (const source of answer.refusal.closest) lines.push(`  ${sourceLine(source)}`);
-    }
+    lines.push('Closest, probably not what you need:');
+    for (const source of answer.refusal.closest) lines.push(`  ${sourceLine(source)}`);
+    if (!answer.refusal.closest.length) lines.push('  (none: no paper shares a word with the question)');
   } else {
     const cited = answer.sources.filter((s) => s.cited);
     const others = answer.sources.filter((s) => !s.cited);

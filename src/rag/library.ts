@@ -31,7 +31,8 @@ export interface RejectedRecord {
 
 export interface IngestFileReport {
   file: string;
-  format: CorpusFormat;
+  /** The detected (or forced) format; `unknown` when the file held nothing to detect it from. */
+  format: CorpusFormat | 'unknown';
   added: number;
   updated: number;
   unchanged: number;
@@ -134,7 +135,7 @@ export class PaperLibrary {
   private async ingestFile(file: string, format: CorpusFormat | undefined): Promise<IngestFileReport> {
     const progress = this.options.progress ?? silentProgress;
     const size = statSync(file).size;
-    const report: IngestFileReport = { file, format: format ?? 'papers-page', added: 0, updated: 0, unchanged: 0, rejected: [] };
+    const report: IngestFileReport = { file, format: format ?? 'unknown', added: 0, updated: 0, unchanged: 0, rejected: [] };
     const source = path.basename(file);
     let batch: PaperRecord[] = [];
     const flush = () => {

@@ -30,10 +30,10 @@ async function runCommand(command: AnyCommand, config: Config, input: Record<str
   if (!parsed.success) {
     throw new PaperbotError('usage', `Invalid arguments for ${command.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`);
   }
-  const showProgress = config.PROGRESS ?? Boolean(process.stderr.isTTY);
+  const progressMode = config.PROGRESS === undefined ? 'auto' : config.PROGRESS ? 'on' : 'off';
   let core: PaperbotCore | undefined;
   try {
-    core = await createPaperbot(config, { progress: terminalProgress(showProgress), notify });
+    core = await createPaperbot(config, { progress: terminalProgress(progressMode), notify });
     const output: unknown = await command.run(core, parsed.data);
     const notices = (output as { notices?: unknown }).notices;
     if (Array.isArray(notices)) for (const notice of notices) notify(String(notice));

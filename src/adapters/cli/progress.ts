@@ -5,13 +5,14 @@
 import cliProgress from 'cli-progress';
 import { silentProgress, type ProgressReporter } from '../../rag/library.ts';
 
-export function terminalProgress(enabled: boolean): ProgressReporter {
-  if (!enabled) return silentProgress;
+/** `mode`: 'auto' draws only on a terminal; 'on' draws anyway (PROGRESS=true); 'off' never. */
+export function terminalProgress(mode: 'auto' | 'on' | 'off'): ProgressReporter {
+  if (mode === 'off' || (mode === 'auto' && !process.stderr.isTTY)) return silentProgress;
   let bar: cliProgress.SingleBar | null = null;
   return {
     start(label, total) {
       bar = new cliProgress.SingleBar(
-        { stream: process.stderr, format: `${label.padEnd(28).slice(0, 28)} [{bar}] {percentage}% | {eta_formatted} left`, hideCursor: true, clearOnComplete: false },
+        { stream: process.stderr, format: `${label.padEnd(28).slice(0, 28)} [{bar}] {percentage}% | {eta_formatted} left`, hideCursor: true, clearOnComplete: false, noTTYOutput: mode === 'on', notTTYSchedule: 1000 },
         cliProgress.Presets.shades_classic,
       );
       bar.start(Math.max(total, 1), 0);

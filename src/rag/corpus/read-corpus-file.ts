@@ -18,11 +18,13 @@ export async function* readCorpusFile(filePath: string, options: ReadCorpusOptio
   const lineOptions = options.onBytes ? { onBytes: options.onBytes } : {};
   if (format !== undefined) options.onFormat?.(format);
 
+  let papersSeen = 0;
   for await (const { lineNumber, text, binary } of readCorpusLines(filePath, lineOptions)) {
     if (binary) {
-      // NUL bytes mean this is not a text corpus at all: report it once rather than line by line.
-      yield { kind: 'rejected', line: lineNumber, reason: 'binary data (NUL bytes): not a text corpus file; expected a papers-page dump, JSON Lines or a BEIR corpus' };
-      if (lineNumber === 1 && format === undefined) return;
+      // NUL bytes never occur in a text corpus. Before any paper: the whole file is binary, so
+      // report it once and stop. After papers: one damaged line, rejected like any other.
+      yield { kind: 'rejected', line: lineNumber, reason: 'binary data (NUL bytes): not a text corpus; expected a papers-page dump, JSON Lines or a BEIR corpus' };
+      if (papersSeen === 0) return;
       continue;
     }
     if (text === null) {
@@ -34,13 +36,11 @@ export async function* readCorpusFile(filePath: string, options: ReadCorpusOptio
       format = detectFormat(text);
       options.onFormat?.(format);
     }
-    if (format === 'papers-page') {
-      pageParser ??= new PapersPageParser();
-      yield* pageParser.push(text, lineNumber);
-    } else if (text.trim()) {
-      yield parseJsonLine(text, lineNumber);
+    const parsed = format === 'papers-page' ? (pageParser ??= new PapersPageParser()).push(text, lineNumber) : text.trim() ? [parseJsonLine(text, lineNumber)] : [];
+    for (const item of parsed) {
+      if (item.kind === 'paper') papersSeen += 1;
+      yield item;
     }
   }
   if (pageParser) yield* pageParser.finish();
-  if (format === undefined) options.onFormat?.('papers-page'); // an empty file: nothing to detect from
 }

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: speed figures, printed with their settings and the machine. Not a test.
+ *   1. first `ask` on a fresh data directory (shipped corpus ingested on the way), then a warm one;
+ *   2. ingest of a large corpus (default: the 74k arXiv abstracts in ../shared) into a fresh store;
+ *   3. keyword retrieval latency over natural-language questions at that size (p50/p95/p99);
+ *   4. a cold `ask` (a new process) against the large store.
+ * Options: --corpus FILE, --questions FILE (repeatable), --runs N, --keep DIR (reuse/keep the large store).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { createPaperbot } from '../src/composition-root.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+import { queryTerms } from '../src/rag/text.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const options = new Command('bench')
+  .option('--corpus <file>', 'large corpus to ingest', path.resolve(ROOT, '../shared/data/arxiv-74k/corpus.jsonl.gz'))
+  .option('--questions <file...>', 'question files (JSON Lines with "question", or BEIR queries with "text")', [
+    path.join(ROOT, 'test/fixtures/seed-questions.jsonl'),
+    path.join(ROOT, 'test/fixtures/seed-questions-holdout.jsonl'),
+    path.resolve(ROOT, '../shared/data/scifact/queries.jsonl'),
+  ])
+  .option('--runs <n>', 'repetitions of each timed CLI run', '3')
+  .option('--keep <dir>', 'data directory for the large store (kept afterwards; ingest skipped if it has papers)')
+  .parse()
+  .opts<{ corpus: string; questions: string[]; runs: string; keep?: string }>();
+
+const runs = Math.max(1, Number(options.runs));
+const env = { ...process.env, OLLAMA_HOST: 'http://127.0.0.1:9', LOG_LEVEL: 'warn' };
+const question = 'How can I edit a real photo with a text-guided diffusion model?';
+
+function timeCli(args: string[], dataDir: string): { ms: number; status: number | null; stderr: string } {
+  const started = performance.now();
+  const result = spawnSync(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), ...args], { env: { ...env, PAPERBOT_DATA_DIR: dataDir }, encoding: 'utf8', cwd: os.tmpdir() });
+  return { ms: performance.now() - started, status: result.status, stderr: result.stderr };
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(2)} ms`);
+
+const cpus = os.cpus();
+console.log(`machine: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`);
+const config = loadConfig({ ...process.env, PAPERBOT_DATA_DIR: os.tmpdir() });
+console.log(`settings: BM25 k1=${config.BM25_K1} b=${config.BM25_B} title weight=${config.BM25_TITLE_WEIGHT}, TOP_K=${config.TOP_K}`);
+
+// 1. First ask on a fresh clone's data directory, then warm asks.
+const first: number[] = [];
+const warm: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'paperbot-bench-first-'));
+  const cold = timeCli(['ask', question], dir);
+  if (cold.status !== 0) throw new Error(`ask failed: ${cold.stderr}`);
+  first.push(cold.ms);
+  warm.push(timeCli(['ask', question], dir).ms);
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(`first ask, fresh data dir (seed ingest included): median ${fmt(median(first))} of ${runs} (${first.map(fmt).join(', ')})`);
+console.log(`later ask, seed corpus (new process):              median ${fmt(median(warm))} of ${runs}`);
+
+// 2. Ingest of the large corpus.
+if (!existsSync(options.corpus)) {
+  console.log(`large corpus ${options.corpus} not found: skipping ingest and latency figures`);
+  process.exit(0);
+}
+const largeDir = options.keep ?? mkdtempSync(path.join(os.tmpdir(), 'paperbot-bench-large-'));
+try {
+  const statsRun = spawnSync(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), 'stats', '--json'], { env: { ...env, PAPERBOT_DATA_DIR: largeDir }, encoding: 'utf8', cwd: os.tmpdir() });
+  const existing = statsRun.status === 0 ? (JSON.parse(statsRun.stdout) as { papers: number }).papers : 0;
+  if (existing > 1000) {
+    console.log(`ingest: skipped, ${largeDir} already holds ${existing} papers`);
+  } else {
+    const ingest = timeCli(['ingest', options.corpus], largeDir);
+    if (ingest.status !== 0) throw new Error(`ingest failed: ${ingest.stderr}`);
+    console.log(`ingest ${path.basename(options.corpus)} (new process, seed included): ${fmt(ingest.ms)}`);
+  }
+
+  // 3. Keyword retrieval latency in process.
+  const core = await createPaperbot(loadConfig({ ...process.env, PAPERBOT_DATA_DIR: largeDir }), { logger: createLogger('warn') });
+  try {
+    const questions = options.questions
+      .filter((file) => existsSync(file))
+      .flatMap((file) => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()))
+      .map((line) => {
+        const parsed = JSON.parse(line) as { question?: string; text?: string };
+        return parsed.question ?? parsed.text ?? '';
+      })
+      .filter(Boolean);
+    const retriever = core.retriever();
+    for (const q of questions.slice(0, 50)) retriever.retrieve(q, config.TOP_K); // warm-up
+    const retrieveMs: number[] = [];
+    const searchMs: number[] = [];
+    for (const q of questions) {
+      let started = performance.now();
+      retriever.retrieve(q, config.TOP_K);
+      retrieveMs.push(performance.now() - started);
+      const terms = queryTerms(q);
+      started = performance.now();
+      core.library.keywordIndex.search(terms, config.TOP_K);
+      searchMs.push(performance.now() - started);
+    }
+    retrieveMs.sort((a, b) => a - b);
+    searchMs.sort((a, b) => a - b);
+    const papers = core.library.store.count();
+    console.log(`keyword retrieval at ${papers} papers, ${questions.length} natural-language questions, top ${config.TOP_K}:`);
+    console.log(`  index search only:          p50 ${fmt(percentile(searchMs, 50))}  p95 ${fmt(percentile(searchMs, 95))}  p99 ${fmt(percentile(searchMs, 99))}`);
+    console.log(`  with papers from SQLite:    p50 ${fmt(percentile(retrieveMs, 50))}  p95 ${fmt(percentile(retrieveMs, 95))}  p99 ${fmt(percentile(retrieveMs, 99))}`);
+    console.log(`  memory after load: rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+  } finally {
+    core.close();
+  }
+
+  // 4. Cold ask against the large store.
+  const coldLarge: number[] = [];
+  for (let i = 0; i < runs; i++) coldLarge.push(timeCli(['ask', question], largeDir).ms);
+  console.log(`cold ask (new process) at the large store: median ${fmt(median(coldLarge))} of ${runs} (${coldLarge.map(fmt).join(', ')})`);
+} finally {
+  if (!options.keep) rmSync(largeDir, { recursive: true, force: true });
+}
