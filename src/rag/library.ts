@@ -166,6 +166,8 @@ export class PaperLibrary {
       }
       flush();
     } catch (error) {
+      // Keep every record parsed before the failure, as the message promises.
+      flush();
       if (error instanceof PaperbotError) throw error;
       throw new PaperbotError('io', `Could not ingest ${file}: ${(error as Error).message}. Papers read before this point were kept.`, { cause: error });
     } finally {

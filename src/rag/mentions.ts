@@ -12,7 +12,8 @@ export function neutraliseMentions(text: string): string {
       // Discord mass mentions (also matches inside words like "foo@everyone").
       .replace(/@(everyone|here)\b/gi, `@${ZWSP}$1`)
       // Discord user/nickname/role mentions: <@123>, <@!123>, <@&123>; Slack user mentions <@U123>.
-      .replace(/<@([!&]?[\w-]*)>/g, `<@${ZWSP}$1>`)
+      // Slack's labelled form <@U123|name> too.
+      .replace(/<@([!&]?[\w-]*(?:\|[^>]*)?)>/g, `<@${ZWSP}$1>`)
       // Slack special mentions and user-group mentions: <!channel>, <!here|here>, <!subteam^S1>.
       .replace(/<!([^>]*)>/g, `<${ZWSP}!$1>`)
   );
@@ -20,5 +21,5 @@ export function neutraliseMentions(text: string): string {
 
 /** True when the text still contains something a chat platform would treat as a mass or role ping. */
 export function containsMention(text: string): boolean {
-  return /@(everyone|here)\b/i.test(text) || /<@[!&]?[\w-]*>/.test(text) || /<![^>]*>/.test(text);
+  return /@(everyone|here)\b/i.test(text) || /<@[!&]?[\w-]*(?:\|[^>]*)?>/.test(text) || /<![^>]*>/.test(text);
 }

@@ -42,7 +42,14 @@ const categoryList = z
   .transform((items) => items.map((item) => item.trim()).filter(Boolean));
 
 const idValue = z.union([z.string(), z.number().transform(String)]);
-const dateValue = z.union([z.string(), z.number().transform((value) => new Date(value).toISOString())]);
+const dateValue = z.union([
+  z.string(),
+  // Epoch milliseconds; a value outside Date's range is dropped rather than failing the record.
+  z.number().transform((value) => {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+  }),
+]);
 
 /** Fields shared by JSON Lines and BEIR records; unknown keys are ignored. */
 const jsonRecordSchema = z
@@ -101,9 +108,9 @@ export function parseJsonLine(text: string, line: number): ParsedLine {
   delete metadata['categories'];
 
   const paper: PaperRecord = { title, abstract, authors, categories, metadata };
-  const sourceId = record._id ?? record.id;
-  if (sourceId !== undefined && sourceId.trim()) paper.sourceId = sourceId.trim();
-  if (record.url) paper.url = record.url.trim();
+  const sourceId = [record._id, record.id].find((value) => value !== undefined && value.trim() !== '');
+  if (sourceId !== undefined) paper.sourceId = sourceId.trim();
+  if (record.url?.trim()) paper.url = record.url.trim();
   if (published) paper.published = published.trim();
   return { kind: 'paper', line, record: paper };
 }

@@ -196,6 +196,7 @@ export class Bm25KeywordIndex {
 
   /** Lucene's idf; a term that no document holds gets the highest idf the corpus allows. */
   idf(term: string): number {
+    this.commit();
     const id = this.vocab.get(term);
     const df = id === undefined ? 0 : this.offsets[id + 1]! - this.offsets[id]!;
     const n = this.liveCount;
@@ -204,6 +205,7 @@ export class Bm25KeywordIndex {
 
   /** Document frequency of a term (0 when unknown). */
   documentFrequency(term: string): number {
+    this.commit();
     const id = this.vocab.get(term);
     return id === undefined ? 0 : this.offsets[id + 1]! - this.offsets[id]!;
   }
@@ -264,8 +266,7 @@ export class Bm25KeywordIndex {
       asBuffer(this.slotLengths),
     ];
     const lengths = sections.map((section) => section.length);
-    let checksum = 0;
-    for (const section of sections) checksum = crc32(section, checksum);
+    const checksum = checksumOf(sections);
     const header = Buffer.from(
       JSON.stringify({ magic: MAGIC, version: FORMAT_VERSION, generation, terms: this.termList.length, lengths, checksum, totalLength: this.totalLength }),
       'utf8',
@@ -314,15 +315,12 @@ export class Bm25KeywordIndex {
     if (header.version !== FORMAT_VERSION || !Array.isArray(header.lengths) || header.lengths.length !== 7) throw corrupt(`format version ${header.version}`);
     const sections: Buffer[] = [];
     let at = 8 + headerLength;
-    let checksum = 0;
     for (const length of header.lengths) {
       if (at + length > bytes.length) throw corrupt('truncated: the file is shorter than its header says');
-      const section = bytes.subarray(at, at + length);
-      checksum = crc32(section, checksum);
-      sections.push(section);
+      sections.push(bytes.subarray(at, at + length));
       at += length + ((8 - (length % 8)) % 8);
     }
-    if (checksum !== header.checksum) throw corrupt('checksum mismatch');
+    if (checksumOf(sections) !== header.checksum) throw corrupt('checksum mismatch');
     const [vocab, offsets, slots, titleTf, bodyTf, rowIds, lengths] = sections as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
 
     const index = new Bm25KeywordIndex(params);
@@ -387,6 +385,13 @@ function partialTop(candidates: readonly number[], scores: Float64Array, k: numb
     }
   }
   return heap.sort((a, b) => scores[b]! - scores[a]! || a - b);
+}
+
+/** CRC32 over all sections. Empty ones are skipped: zlib restarts the checksum on an empty buffer. */
+function checksumOf(sections: readonly Buffer[]): number {
+  let checksum = 0;
+  for (const section of sections) if (section.length) checksum = crc32(section, checksum);
+  return checksum;
 }
 
 function asBuffer(view: ArrayBufferView): Buffer {

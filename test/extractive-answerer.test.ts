@@ -1,0 +1,156 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createPaperbot } from '../src/composition-root.ts';
+import { loadConfig } from '../src/config.ts';
+import { PaperbotError } from '../src/errors.ts';
+import type { Answer } from '../src/rag/answer.ts';
+import { EXTRACTIVE_HEADING } from '../src/rag/extractive-answerer.ts';
+import type { PaperbotCore } from '../src/rag/paperbot-core.ts';
+import { splitSentences } from '../src/rag/text.ts';
+import { tempDir } from './helpers/temp.ts';
+
+const NULL_TEXT = 'Null-text Inversion for Editing Real Images using Guided Diffusion Models';
+const ON_TOPIC = [
+  'How can I edit a real photo with a text-guided diffusion model?',
+  'How can machine unlearning work without labels?',
+  'Which methods compress large embedding tables for recommendation?',
+  'Can hidden text planted in a large language model by fine-tuning be detected?',
+];
+
+let core: PaperbotCore;
+
+beforeEach(async () => {
+  const dir = tempDir();
+  core = await createPaperbot(loadConfig({ PAPERBOT_DATA_DIR: dir, LOG_LEVEL: 'silent' }), { seed: true });
+});
+
+afterEach(() => core.close());
+
+async function expectUsageError(promise: Promise<unknown>): Promise<PaperbotError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(PaperbotError);
+    expect((error as PaperbotError).code).toBe('usage');
+    return error as PaperbotError;
+  }
+  throw new Error('expected a usage error');
+}
+
+/** The `[n]` markers in an answer's text, in order. */
+function markers(answer: Answer): number[] {
+  return [...answer.text.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
+}
+
+function checkExtractiveAnswer(answer: Answer): void {
+  expect(answer.mode).toBe('extractive');
+  expect(answer.refusal).toBeNull();
+  expect(answer.text.startsWith(EXTRACTIVE_HEADING)).toBe(true);
+  expect(answer.citations.length).toBeGreaterThan(0);
+  expect(answer.citations.length).toBeLessThanOrEqual(3);
+
+  // Sources are numbered 1..N, cited ones first.
+  expect(answer.sources.map((s) => s.n)).toEqual(answer.sources.map((_, i) => i + 1));
+  const citedFlags = answer.sources.map((s) => s.cited);
+  const firstUncited = citedFlags.indexOf(false);
+  if (firstUncited >= 0) expect(citedFlags.slice(firstUncited)).not.toContain(true);
+  expect(new Set(answer.sources.map((s) => s.paperId)).size).toBe(answer.sources.length);
+
+  // Every [n] in the text names a cited source, and every citation appears in the text.
+  const bySourceNumber = new Map(answer.sources.map((s) => [s.n, s]));
+  const used = markers(answer);
+  expect(used.length).toBe(answer.citations.length);
+  for (const n of used) {
+    expect(bySourceNumber.get(n)?.cited, `[${n}]`).toBe(true);
+  }
+  expect(new Set(used)).toEqual(new Set(answer.sources.filter((s) => s.cited).map((s) => s.n)));
+
+  for (const citation of answer.citations) {
+    const source = bySourceNumber.get(citation.n);
+    expect(source?.paperId).toBe(citation.paperId);
+    expect(source?.title).toBe(citation.title);
+    expect(answer.text).toContain(`"${citation.quote}" [${citation.n}]`);
+    // The quote is a verbatim sentence of the cited paper's abstract.
+    const paper = core.paper(citation.paperId);
+    expect(citation.quote).toBeTruthy();
+    expect(paper.abstract).toContain(citation.quote!);
+    expect(splitSentences(paper.abstract)).toContain(citation.quote);
+  }
+}
+
+describe('PaperbotCore.ask with the extractive answerer', () => {
+  it('answers the photo-editing question from Null-text Inversion, with verbatim quotes', async () => {
+    const answer = await core.ask('  How can I edit a real photo with a text-guided diffusion model?  ');
+    checkExtractiveAnswer(answer);
+    expect(answer.question).toBe('How can I edit a real photo with a text-guided diffusion model?');
+    expect(answer.sources[0]?.title).toBe(NULL_TEXT);
+    expect(answer.sources[0]?.cited).toBe(true);
+    expect(answer.citations[0]?.title).toBe(NULL_TEXT);
+    expect(answer.sources.length).toBeLessThanOrEqual(8);
+    expect(answer.relevance.ratio).toBeGreaterThanOrEqual(answer.relevance.threshold);
+    expect(answer.relevance.threshold).toBe(0.19);
+    expect(answer.timings.totalMs).toBeGreaterThanOrEqual(0);
+    // The seed papers have no arXiv id: their ids are title hashes, and they carry the listing date.
+    expect(answer.sources[0]?.paperId).toMatch(/^t-[0-9a-f]{10}$/);
+    expect(answer.sources[0]?.date).toBe('Mar 14');
+  });
+
+  it.each(ON_TOPIC)('keeps citations consistent for: %s', async (question) => {
+    checkExtractiveAnswer(await core.ask(question));
+  });
+
+  it('quotes at most two sentences of one paper', async () => {
+    for (const question of ON_TOPIC) {
+      const answer = await core.ask(question);
+      const perPaper = new Map<string, number>();
+      for (const c of answer.citations) perPaper.set(c.paperId, (perPaper.get(c.paperId) ?? 0) + 1);
+      for (const [id, count] of perPaper) expect(count, `${question} / ${id}`).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('refuses an off-topic question and names the closest papers', async () => {
+    const answer = await core.ask('What is the best recipe for sourdough bread?');
+    expect(answer.mode).toBe('refusal');
+    expect(answer.citations).toEqual([]);
+    expect(answer.text.startsWith('Nothing')).toBe(true);
+    expect(answer.text).toContain('53 papers');
+    expect(answer.text).not.toMatch(/\[\d+\]/);
+    expect(answer.refusal).not.toBeNull();
+    expect(answer.refusal!.closest.length).toBeGreaterThan(0);
+    expect(answer.refusal!.closest.length).toBeLessThanOrEqual(3);
+    expect(answer.refusal!.closest.every((s) => !s.cited)).toBe(true);
+    expect(answer.sources).toEqual(answer.refusal!.closest);
+    expect(answer.relevance.ratio).toBeLessThan(answer.relevance.threshold);
+  });
+
+  it('refuses a question of stopwords only, with no closest papers to show', async () => {
+    const answer = await core.ask('What is it, and how?');
+    expect(answer.mode).toBe('refusal');
+    expect(answer.citations).toEqual([]);
+    expect(answer.refusal?.closest).toEqual([]);
+    expect(answer.text.startsWith('Nothing')).toBe(true);
+  });
+
+  it('rejects an empty question with a usage error', async () => {
+    await expectUsageError(core.ask(''));
+    await expectUsageError(core.ask('   \n\t '));
+  });
+
+  it('rejects a question over the limit with a usage error naming the limit', async () => {
+    const error = await expectUsageError(core.ask('diffusion '.repeat(201)));
+    expect(error.message).toContain('2000');
+    expect(error.message).toContain('MAX_QUESTION_CHARS');
+    // Exactly at the limit is fine (surrounding whitespace does not count).
+    const atLimit = `${'a'.repeat(1990)} diffusion`;
+    expect(atLimit.length).toBe(2000);
+    const answer = await core.ask(`  ${atLimit}  `);
+    expect(['extractive', 'refusal']).toContain(answer.mode);
+  });
+
+  it('looks papers up by id and by title', async () => {
+    const answer = await core.ask('How can I edit a real photo with a text-guided diffusion model?');
+    const id = answer.sources[0]!.paperId;
+    expect(core.paper(id).title).toBe(NULL_TEXT);
+    expect(core.paper(NULL_TEXT.toUpperCase()).id).toBe(id);
+    expect(() => core.paper('no-such-paper')).toThrowError(expect.objectContaining({ code: 'not_found' }));
+  });
+});
