@@ -7,6 +7,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
 import type { PaperbotCore } from '../src/rag/paperbot-core.ts';
+import type { RetrievalMode } from '../src/rag/retrieval.ts';
 import type { Paper } from '../src/rag/paper.ts';
 import { titleKey } from '../src/rag/text.ts';
 
@@ -74,15 +75,15 @@ export function loadBeir(dir: string, split: string): BeirDataset {
   return { corpusFile, queries, qrels };
 }
 
-/** Scores keyword retrieval on a BEIR split: mean nDCG@10 and Recall@100 over judged queries. */
-export function scoreBeir(core: PaperbotCore, dataset: BeirDataset): { 'ndcg@10': number; 'recall@100': number; queries: number } {
+/** Scores one retrieval mode on a BEIR split: mean nDCG@10 and Recall@100 over judged queries. */
+export async function scoreBeir(core: PaperbotCore, dataset: BeirDataset, mode: RetrievalMode = 'keyword'): Promise<{ 'ndcg@10': number; 'recall@100': number; queries: number }> {
   const ndcg: number[] = [];
   const recall: number[] = [];
   const retriever = core.retriever();
   for (const [queryId, judged] of dataset.qrels) {
     const query = dataset.queries.get(queryId);
     if (query === undefined) continue;
-    const ranked = retriever.retrieve(query, 100).hits.map((hit) => hit.paper.id);
+    const ranked = (await retriever.retrieve(query, 100, mode)).hits.map((hit) => hit.paper.id);
     ndcg.push(ndcgAt(ranked, judged, 10));
     recall.push(recallAt(ranked, new Set([...judged].filter(([, g]) => g > 0).map(([id]) => id)), 100));
   }
@@ -130,7 +131,7 @@ export interface QuestionEvaluation {
   perQuestion: Array<{ id: string; kind: string; refused: boolean; ratio: number; firstGoldRank: number | null; top: string[] }>;
 }
 
-export function evaluateQuestions(core: PaperbotCore, questions: readonly Question[]): QuestionEvaluation {
+export async function evaluateQuestions(core: PaperbotCore, questions: readonly Question[], mode: RetrievalMode = core.settings.retrievalMode): Promise<QuestionEvaluation> {
   const retriever = core.retriever();
   const byKind = new Map<string, { r1: number[]; r5: number[]; mrr: number[]; n: number }>();
   const overall = { r1: [] as number[], r5: [] as number[], mrr: [] as number[] };
@@ -138,7 +139,7 @@ export function evaluateQuestions(core: PaperbotCore, questions: readonly Questi
   const wrongRefusals: number[] = [];
   const perQuestion: QuestionEvaluation['perQuestion'] = [];
   for (const question of questions) {
-    const retrieval = retriever.retrieve(question.question, 100);
+    const retrieval = await retriever.retrieve(question.question, 100, mode);
     const refused = !retrieval.relevance.relevant;
     const ranked = retrieval.hits.map((hit) => hit.paper);
     const bucket = byKind.get(question.kind) ?? { r1: [], r5: [], mrr: [], n: 0 };

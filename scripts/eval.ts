@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
+import { z } from 'zod';
+import { RETRIEVAL_MODES } from '../src/rag/retrieval.ts';
 import { createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import { describeError, exitCodeFor } from '../src/errors.ts';
@@ -20,9 +22,10 @@ const program = new Command('eval')
   .option('--beir <dir>', 'BEIR dataset directory (corpus.jsonl[.gz], queries.jsonl, qrels/<split>.tsv)')
   .option('--split <name>', 'qrels split for --beir', 'test')
   .option('--details', 'with --questions: list every question with its rank and relevance ratio')
+  .option('--mode <mode>', 'with --questions: retrieval mode (keyword, vector, hybrid; default RETRIEVAL_MODE)')
   .option('--json', 'print one JSON object')
   .parse();
-const options = program.opts<{ questions?: string; beir?: string; split: string; json?: boolean; details?: boolean }>();
+const options = program.opts<{ questions?: string; beir?: string; split: string; json?: boolean; details?: boolean; mode?: string }>();
 
 const fmt = (value: number | null) => (value === null ? '   –  ' : value.toFixed(3).padStart(6));
 const notify = (message: string) => process.stderr.write(`eval: ${message}\n`);
@@ -37,12 +40,13 @@ async function main(): Promise<void> {
     const questions = loadQuestions(options.questions);
     const core = await createPaperbot(config, { logger, progress, notify });
     try {
-      const result = evaluateQuestions(core, questions);
+      const mode = z.enum(RETRIEVAL_MODES).default(core.settings.retrievalMode).parse(options.mode);
+      const result = await evaluateQuestions(core, questions, mode);
       if (options.json) {
         const summary = { overall: result.overall, byKind: result.byKind, refusal: result.refusal };
         process.stdout.write(`${JSON.stringify(options.details ? result : summary, null, 2)}\n`);
       } else {
-        const lines = [`corpus: ${core.library.store.count()} papers; ${questions.length} questions`, 'kind            n   R@1    R@5    MRR'];
+        const lines = [`corpus: ${core.library.store.count()} papers; ${questions.length} questions; retrieval ${mode}`, 'kind            n   R@1    R@5    MRR'];
         for (const [kind, m] of Object.entries(result.byKind)) lines.push(`${kind.padEnd(14)} ${String(m.n).padStart(3)} ${fmt(m['recall@1'])} ${fmt(m['recall@5'])} ${fmt(m.mrr)}`);
         lines.push(`${'overall'.padEnd(18)} ${fmt(result.overall['recall@1'])} ${fmt(result.overall['recall@5'])} ${fmt(result.overall.mrr)}`);
         lines.push(`refusals: correct on unanswerable ${fmt(result.refusal.correct)}, wrong on answerable ${fmt(result.refusal.wrong)} (RELEVANCE_MIN_RATIO=${config.RELEVANCE_MIN_RATIO})`);
@@ -64,17 +68,27 @@ async function main(): Promise<void> {
       try {
         const report = await core.ingest([dataset.corpusFile], 'beir');
         notify(`loaded ${report.totals.added} documents from ${dataset.corpusFile}`);
-        const keyword = scoreBeir(core, dataset);
+        const modes = core.library.vectors?.state.kind === 'ready' ? RETRIEVAL_MODES : (['keyword'] as const);
+        const scores: Record<string, { 'ndcg@10': number; 'recall@100': number }> = {};
+        let queries = 0;
+        for (const mode of modes) {
+          const score = await scoreBeir(core, dataset, mode);
+          scores[mode] = { 'ndcg@10': score['ndcg@10'], 'recall@100': score['recall@100'] };
+          queries = score.queries;
+        }
         const bm25 = core.library.keywordIndex.params;
+        const stats = await core.stats();
         if (options.json) {
-          process.stdout.write(`${JSON.stringify({ keyword: { 'ndcg@10': keyword['ndcg@10'], 'recall@100': keyword['recall@100'] } }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify(scores, null, 2)}\n`);
         } else {
+          const vector = stats.vectorIndex.state === 'ready' ? `${stats.vectorIndex.embedder}, ${stats.vectorIndex.dimension} dims, M=${stats.vectorIndex.m} efConstruction=${stats.vectorIndex.efConstruction} ef=${stats.vectorIndex.efSearch}` : `none (${stats.vectorIndex.state})`;
+          const fusion = core.settings.fusion;
           process.stdout.write(
             [
-              `BEIR ${path.basename(path.resolve(options.beir))} ${options.split}: ${keyword.queries} queries, ${report.papers} documents`,
-              `BM25 k1=${bm25.k1} b=${bm25.b} title weight=${bm25.titleWeight}`,
+              `BEIR ${path.basename(path.resolve(options.beir))} ${options.split}: ${queries} queries, ${report.papers} documents`,
+              `BM25 k1=${bm25.k1} b=${bm25.b} title weight=${bm25.titleWeight}; vectors: ${vector}; RRF k=${fusion.k} weights keyword ${fusion.keywordWeight} / vector ${fusion.vectorWeight}`,
               'method     nDCG@10  Recall@100',
-              `keyword    ${keyword['ndcg@10'].toFixed(4)}   ${keyword['recall@100'].toFixed(4)}`,
+              ...Object.entries(scores).map(([mode, s]) => `${mode.padEnd(10)} ${s['ndcg@10'].toFixed(4)}   ${s['recall@100'].toFixed(4)}`),
             ].join('\n') + '\n',
           );
         }

@@ -21,7 +21,7 @@ const options = new Command('tune-bm25')
 const dataset = loadBeir(options.beir, options.split);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'paperbot-tune-'));
 const config = loadConfig();
-const core = await createPaperbot(config, { logger: createLogger('warn'), seed: false, dataDir });
+const core = await createPaperbot({ ...config, RETRIEVAL_MODE: 'keyword' }, { logger: createLogger('warn'), seed: false, dataDir });
 try {
   await core.ingest([dataset.corpusFile], 'beir');
   const results: Array<{ k1: number; b: number; titleWeight: number; ndcg: number; recall: number }> = [];
@@ -29,7 +29,7 @@ try {
     for (const b of [0.3, 0.4, 0.5, 0.6, 0.75, 0.9]) {
       for (const titleWeight of [1, 1.5, 2, 3, 4]) {
         core.library.keywordIndex.params = { k1, b, titleWeight };
-        const score = scoreBeir(core, dataset);
+        const score = await scoreBeir(core, dataset, 'keyword');
         results.push({ k1, b, titleWeight, ndcg: score['ndcg@10'], recall: score['recall@100'] });
       }
     }

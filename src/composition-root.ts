@@ -1,13 +1,21 @@
 /**
  * The composition root: the only module that reads the configuration and builds the real
- * adapters (SQLite store, keyword index, answerer) before handing them to the core.
+ * adapters (SQLite store, keyword and vector indexes, local and Ollama embedders, Ollama and
+ * extractive answerers) before handing them to the core.
  */
 import path from 'node:path';
+import { OllamaAnswerer } from './adapters/ollama/ollama-answerer.ts';
+import { hasModel, listOllamaModels, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
+import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
 import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
+import { PaperbotError } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { LocalHashedEmbedder } from './rag/embedders/local-hashed-embedder.ts';
 import { ExtractiveAnswerer } from './rag/extractive-answerer.ts';
 import { PaperLibrary, type ProgressReporter } from './rag/library.ts';
-import { PaperbotCore } from './rag/paperbot-core.ts';
+import { PaperbotCore, type ModelStatus } from './rag/paperbot-core.ts';
+import type { Embedder } from './rag/ports.ts';
+import type { EmbedderFactory } from './rag/vector/vector-index-manager.ts';
 
 export interface CompositionOptions {
   progress?: ProgressReporter;
@@ -17,10 +25,73 @@ export interface CompositionOptions {
   seed?: boolean;
   /** Overrides PAPERBOT_DATA_DIR (evaluation uses a temporary store). */
   dataDir?: string;
+  /** For `index --rebuild`: do not check or build the vector index on open; the rebuild replaces it. */
+  rebuilding?: boolean;
+}
+
+const LOCAL_WEIGHTS = { word: 1, bigram: 0.3, char: 2 } as const;
+
+function embedderFactory(config: Config, library: PaperLibrary, logger: Logger): EmbedderFactory {
+  const connection: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS };
+  const probe: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS };
+  const model = config.OLLAMA_EMBED_MODEL;
+  const local = (dimension: number): Embedder =>
+    // idf is read at call time from the live keyword index, which ingest and rebuilds replace.
+    new LocalHashedEmbedder({ dimension, idf: (term) => library.keywordIndex.idf(term), weights: LOCAL_WEIGHTS });
+  const localId = local(config.LOCAL_EMBED_DIM).id;
+
+  const connectOllama = async (embedModel: string): Promise<OllamaEmbedder> => {
+    const listed = await listOllamaModels(probe);
+    if (!listed.ok) throw listed.error;
+    if (!hasModel(listed.models, embedModel)) {
+      throw new PaperbotError('ollama_model_missing', `Ollama has no model "${embedModel}": run \`ollama pull ${embedModel}\`.`);
+    }
+    return OllamaEmbedder.connect(connection, embedModel, Math.min(config.EMBED_BATCH_SIZE, 64));
+  };
+
+  return {
+    wanted: (choice) => (choice === 'ollama' ? { id: `ollama:${model}`, dimension: 0 } : { id: localId, dimension: config.LOCAL_EMBED_DIM }),
+    async choose(choice) {
+      if (choice === 'local') return { embedder: local(config.LOCAL_EMBED_DIM), reason: 'EMBEDDER=local' };
+      if (choice === 'ollama') return { embedder: await connectOllama(model), reason: 'EMBEDDER=ollama' };
+      try {
+        return { embedder: await connectOllama(model), reason: `Ollama at ${config.OLLAMA_HOST} has ${model}` };
+      } catch (error) {
+        logger.info({ err: error }, 'Ollama embedder unavailable; using the local embedder');
+        const why = error instanceof PaperbotError ? error.message.replace(/[.:]\s.*$/, '') : String(error);
+        return {
+          embedder: local(config.LOCAL_EMBED_DIM),
+          reason: `Ollama cannot embed (${why}); the embedded local embedder needs no server. Once Ollama has ${model}, \`paperbot index --rebuild --embedder ollama\` switches`,
+        };
+      }
+    },
+    async recreate(embedderId, dimension) {
+      if (embedderId.startsWith('ollama:')) {
+        const embedder = await connectOllama(embedderId.slice('ollama:'.length));
+        if (embedder.dimension !== dimension) {
+          throw new PaperbotError('embedder_mismatch', `${embedderId} now returns ${embedder.dimension} dimensions, but the index holds ${dimension}: run \`paperbot index --rebuild\`.`);
+        }
+        return embedder;
+      }
+      if (embedderId !== localId) throw new PaperbotError('embedder_mismatch', `The vector index was built by ${embedderId}, which this paperbot does not have: run \`paperbot index --rebuild\`.`);
+      return local(dimension);
+    },
+  };
+}
+
+async function modelStatus(config: Config): Promise<ModelStatus> {
+  const listed = await listOllamaModels({ host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS });
+  const base = { chatModel: config.OLLAMA_CHAT_MODEL, embedModel: config.OLLAMA_EMBED_MODEL, ollamaHost: config.OLLAMA_HOST };
+  if (!listed.ok) return { ...base, ollama: { reachable: false, models: [], hasChatModel: false, hasEmbedModel: false, error: listed.error.message } };
+  return {
+    ...base,
+    ollama: { reachable: true, models: listed.models, hasChatModel: hasModel(listed.models, config.OLLAMA_CHAT_MODEL), hasEmbedModel: hasModel(listed.models, config.OLLAMA_EMBED_MODEL) },
+  };
 }
 
 export async function createPaperbot(config: Config, options: CompositionOptions = {}): Promise<PaperbotCore> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const useVectors = config.RETRIEVAL_MODE !== 'keyword';
   const library = await PaperLibrary.open({
     dataDir: options.dataDir ?? path.resolve(config.PAPERBOT_DATA_DIR),
     bm25: { k1: config.BM25_K1, b: config.BM25_B, titleWeight: config.BM25_TITLE_WEIGHT },
@@ -28,17 +99,47 @@ export async function createPaperbot(config: Config, options: CompositionOptions
     logger,
     ...(options.progress ? { progress: options.progress } : {}),
     ...(options.notify ? { notify: options.notify } : {}),
+    vectors: useVectors
+      ? {
+          factory: (lib) => embedderFactory(config, lib, logger),
+          options: {
+            choice: config.EMBEDDER,
+            hnsw: { m: config.HNSW_M, efConstruction: config.HNSW_EF_CONSTRUCTION, efSearch: config.HNSW_EF_SEARCH },
+            batchSize: config.EMBED_BATCH_SIZE,
+            ...(options.rebuilding ? { allowEmbedderChange: true } : {}),
+          },
+        }
+      : null,
   });
-  const answerer = new ExtractiveAnswerer({
+  const extractive = new ExtractiveAnswerer({
     sentences: config.EXTRACTIVE_SENTENCES,
     maxPapers: 3,
     minRelativeScore: 0.5,
     // Read the index at call time: ingest or a rebuild may replace it.
     idf: (term) => library.keywordIndex.idf(term),
   });
-  return new PaperbotCore(library, answerer, {
-    topK: config.TOP_K,
-    maxQuestionChars: config.MAX_QUESTION_CHARS,
-    relevanceThreshold: config.RELEVANCE_MIN_RATIO,
+  const answerer = new OllamaAnswerer({
+    connection: { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS },
+    model: config.OLLAMA_CHAT_MODEL,
+    temperature: config.OLLAMA_TEMPERATURE,
+    ...(config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
+    maxSources: config.TOP_K,
+    logger,
+  });
+  return new PaperbotCore({
+    library,
+    answerer,
+    extractive,
+    logger,
+    modelStatus: () => modelStatus(config),
+    settings: {
+      topK: config.TOP_K,
+      maxQuestionChars: config.MAX_QUESTION_CHARS,
+      relevanceThreshold: config.RELEVANCE_MIN_RATIO,
+      retrievalMode: config.RETRIEVAL_MODE,
+      embedderChoice: config.EMBEDDER,
+      fusion: { k: config.RRF_K, keywordWeight: config.RRF_KEYWORD_WEIGHT, vectorWeight: config.RRF_VECTOR_WEIGHT, candidates: config.RRF_CANDIDATES },
+    },
   });
 }
+

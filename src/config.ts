@@ -85,7 +85,22 @@ export const configSchema = z.object({
   OLLAMA_EMBED_MODEL: z.string().trim().min(1).default('nomic-embed-text'),
   OLLAMA_TIMEOUT_MS: positiveInt(60_000),
   OLLAMA_CONNECT_TIMEOUT_MS: positiveInt(1_500),
+  OLLAMA_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.2),
+  /** Fixed seed for repeatable answers; unset for the model's default. */
+  OLLAMA_SEED: z.coerce.number().int().optional(),
   EMBEDDER: z.enum(['auto', 'ollama', 'local']).default('auto'),
+  /** Dimension of the embedded local embedder's vectors (fitted on SciFact train; see README). */
+  LOCAL_EMBED_DIM: z.coerce.number().int().min(64).max(8192).default(2048),
+  EMBED_BATCH_SIZE: z.coerce.number().int().min(1).max(1024).default(64),
+  RETRIEVAL_MODE: z.enum(['keyword', 'vector', 'hybrid']).default('hybrid'),
+  /** Reciprocal rank fusion: score = Σ weight / (RRF_K + rank). Fitted on SciFact train. */
+  RRF_K: z.coerce.number().min(1).max(1000).default(60),
+  RRF_KEYWORD_WEIGHT: z.coerce.number().min(0).max(10).default(1),
+  RRF_VECTOR_WEIGHT: z.coerce.number().min(0).max(10).default(0.5),
+  RRF_CANDIDATES: z.coerce.number().int().min(1).max(1000).default(100),
+  HNSW_M: z.coerce.number().int().min(4).max(96).default(16),
+  HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(10).max(1000).default(100),
+  HNSW_EF_SEARCH: z.coerce.number().int().min(10).max(2000).default(64),
   TOP_K: z.coerce.number().int().min(1).max(50).default(8),
   MAX_QUESTION_CHARS: z.coerce.number().int().min(10).max(100_000).default(2000),
   /** Keyword BM25 parameters: fitted on SciFact train (see README, "Retrieval quality"). */

@@ -10,6 +10,11 @@ export type ErrorCode =
   | 'data_dir' // the data directory cannot be created or used
   | 'io' // a file could not be read or written
   | 'index' // an index file is missing, corrupt or stale beyond automatic repair
+  | 'embedder_mismatch' // the vector index was built by another embedder than the one asked for
+  | 'ollama_unreachable' // nothing answers at OLLAMA_HOST
+  | 'ollama_timeout' // Ollama answered slower than OLLAMA_TIMEOUT_MS
+  | 'ollama_model_missing' // the model is not pulled
+  | 'ollama_failed' // Ollama answered with an error or broke off a stream
   | 'internal';
 
 export class PaperbotError extends Error {
@@ -24,7 +29,7 @@ export class PaperbotError extends Error {
 
 /** Usage and configuration errors exit 2 (the caller must change what they typed); the rest exit 1. */
 export function exitCodeFor(error: unknown): 1 | 2 {
-  return error instanceof PaperbotError && (error.code === 'usage' || error.code === 'config') ? 2 : 1;
+  return error instanceof PaperbotError && (error.code === 'usage' || error.code === 'config' || error.code === 'embedder_mismatch') ? 2 : 1;
 }
 
 export function describeError(error: unknown): string {

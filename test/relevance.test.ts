@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PaperLibrary } from '../src/rag/library.ts';
-import { decideRelevance, KeywordRetriever } from '../src/rag/retrieval.ts';
+import { decideRelevance, Retriever } from '../src/rag/retrieval.ts';
 import { tempDir } from './helpers/temp.ts';
 
 const SEED_DIR = path.resolve(import.meta.dirname, '../data/corpus');
@@ -38,20 +38,20 @@ describe('decideRelevance', () => {
   });
 });
 
-describe('KeywordRetriever on the seed corpus', () => {
+describe('keyword retrieval on the seed corpus', () => {
   // Seeding 53 papers takes a few tens of milliseconds: each test gets its own library.
   let library: PaperLibrary;
-  let retriever: KeywordRetriever;
+  let retriever: Retriever;
 
   beforeEach(async () => {
     library = await PaperLibrary.open({ dataDir: tempDir(), bm25: { k1: 1.2, b: 0.75, titleWeight: 3 }, shippedCorpusDir: SEED_DIR });
-    retriever = new KeywordRetriever(library.store, library.keywordIndex, THRESHOLD);
+    retriever = new Retriever(library.store, library.keywordIndex, null, THRESHOLD, { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100 });
   });
 
   afterEach(() => library.close());
 
-  it('ranks Null-text Inversion first for a question about editing a real photo, and finds it relevant', () => {
-    const retrieval = retriever.retrieve('How can I edit a real photo with a text-guided diffusion model?', 8);
+  it('ranks Null-text Inversion first for a question about editing a real photo, and finds it relevant', async () => {
+    const retrieval = (await retriever.retrieve('How can I edit a real photo with a text-guided diffusion model?', 8, 'keyword'));
     expect(retrieval.hits[0]?.paper.title).toBe('Null-text Inversion for Editing Real Images using Guided Diffusion Models');
     expect(retrieval.relevance.relevant).toBe(true);
     expect(retrieval.relevance.ratio).toBeGreaterThanOrEqual(THRESHOLD);
@@ -65,21 +65,21 @@ describe('KeywordRetriever on the seed corpus', () => {
     expect(retrieval.retrievalMs).toBeGreaterThanOrEqual(0);
   });
 
-  it('finds an off-topic question about sourdough bread not relevant', () => {
-    const retrieval = retriever.retrieve('What is the best recipe for sourdough bread?', 8);
+  it('finds an off-topic question about sourdough bread not relevant', async () => {
+    const retrieval = (await retriever.retrieve('What is the best recipe for sourdough bread?', 8, 'keyword'));
     expect(retrieval.relevance.relevant).toBe(false);
     expect(retrieval.relevance.ratio).toBeLessThan(THRESHOLD);
   });
 
-  it('finds a question made only of stopwords not relevant, with no terms and no hits', () => {
-    const retrieval = retriever.retrieve('What is it that there is, and how can we do it?', 8);
+  it('finds a question made only of stopwords not relevant, with no terms and no hits', async () => {
+    const retrieval = (await retriever.retrieve('What is it that there is, and how can we do it?', 8, 'keyword'));
     expect(retrieval.terms).toEqual([]);
     expect(retrieval.hits).toEqual([]);
     expect(retrieval.relevance).toEqual({ ratio: 0, threshold: THRESHOLD, relevant: false });
   });
 
-  it('respects k', () => {
-    expect(retriever.retrieve('diffusion models', 2).hits).toHaveLength(2);
+  it('respects k', async () => {
+    expect((await retriever.retrieve('diffusion models', 2, 'keyword')).hits).toHaveLength(2);
   });
 
   const questions = readFileSync(path.resolve(import.meta.dirname, 'fixtures/seed-questions.jsonl'), 'utf8')
@@ -87,20 +87,21 @@ describe('KeywordRetriever on the seed corpus', () => {
     .filter((line) => line.trim())
     .map((line) => JSON.parse(line) as { id: string; question: string; gold: string[]; kind: string });
 
-  it('ranks the gold paper first, and finds it relevant, for every direct seed question', () => {
+  it('ranks the gold paper first, and finds it relevant, for every direct seed question', async () => {
     const direct = questions.filter((q) => q.kind === 'direct');
     expect(direct.length).toBeGreaterThanOrEqual(10);
     for (const q of direct) {
-      const retrieval = retriever.retrieve(q.question, 8);
+      const retrieval = (await retriever.retrieve(q.question, 8, 'keyword'));
       expect(retrieval.hits[0]?.paper.title, q.id).toBe(q.gold[0]);
       expect(retrieval.relevance.relevant, q.id).toBe(true);
     }
   });
 
-  it('refuses almost every unanswerable seed question', () => {
+  it('refuses almost every unanswerable seed question', async () => {
     const unanswerable = questions.filter((q) => q.kind === 'unanswerable');
     expect(unanswerable.length).toBeGreaterThanOrEqual(10);
-    const refused = unanswerable.filter((q) => !retriever.retrieve(q.question, 8).relevance.relevant);
+    const refused: typeof unanswerable = [];
+    for (const q of unanswerable) if (!(await retriever.retrieve(q.question, 8, 'keyword')).relevance.relevant) refused.push(q);
     expect(refused.length / unanswerable.length).toBeGreaterThanOrEqual(0.85);
   });
 });

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { Answer } from '../rag/answer.ts';
 import { defineCommand } from './definition.ts';
-import { answerToText } from './render.ts';
+import { answerToText, sourcesToText } from './render.ts';
 
 export const askCommand = defineCommand({
   name: 'ask',
@@ -12,4 +12,6 @@ export const askCommand = defineCommand({
   input: z.object({ question: z.string() }),
   run: (core, input): Promise<Answer> => core.ask(input.question),
   toText: answerToText,
+  stream: (core, input) => core.askStream(input.question),
+  trailerText: sourcesToText,
 });

@@ -4,7 +4,7 @@
  * and render the result; only the rendering of rich output differs per platform.
  */
 import type { z } from 'zod';
-import type { PaperbotCore } from '../rag/paperbot-core.ts';
+import type { CoreEvent, PaperbotCore } from '../rag/paperbot-core.ts';
 
 export interface CommandArgument {
   name: string;
@@ -31,6 +31,12 @@ export interface CommandDefinition<Input, Output> {
   run(core: PaperbotCore, input: Input): Promise<Output>;
   /** Plain text for terminals and as a fallback for chat platforms. */
   toText(output: Output): string;
+  /** For commands whose text output grows as it is written (ask): the event stream. */
+  stream?(core: PaperbotCore, input: Input): AsyncGenerator<CoreEvent>;
+  /** Rendered after a stream's text (the sources list of an answer). */
+  trailerText?(output: Output): string;
+  /** The command replaces the indexes: open the library without checking or building them. */
+  rebuildsIndexes?: boolean;
 }
 
 // The registry holds definitions of different input/output types; `any` is confined to this alias.

@@ -11,7 +11,12 @@ export function sourceLine(source: AnswerSource): string {
 }
 
 export function answerToText(answer: Answer): string {
-  const lines = [answer.text, ''];
+  return neutraliseMentions(`${answer.text}\n\n${sourcesToText(answer)}`.trimEnd());
+}
+
+/** The sources part of an answer: cited papers first, then "Also relevant"; or a refusal's closest papers. */
+export function sourcesToText(answer: Answer): string {
+  const lines: string[] = [];
   if (answer.refusal) {
     lines.push('Closest, probably not what you need:');
     for (const source of answer.refusal.closest) lines.push(`  ${sourceLine(source)}`);

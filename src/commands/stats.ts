@@ -11,7 +11,7 @@ export const statsCommand = defineCommand({
   arguments: [],
   options: [],
   input: z.object({}),
-  run: async (core): Promise<Stats> => core.stats(),
+  run: (core): Promise<Stats> => core.stats(),
   toText: (stats) =>
     [
       `papers: ${stats.papers}`,
@@ -19,7 +19,17 @@ export const statsCommand = defineCommand({
       `database: ${stats.database.file} (${megabytes(stats.database.bytes)})`,
       `keyword index: ${stats.keywordIndex.papers} papers, ${stats.keywordIndex.vocabulary} terms, ${megabytes(stats.keywordIndex.bytes)}, ${stats.keywordIndex.upToDate ? 'up to date' : 'out of date'}`,
       `  BM25 k1=${stats.keywordIndex.bm25.k1} b=${stats.keywordIndex.bm25.b} title weight=${stats.keywordIndex.bm25.titleWeight}`,
-      `answers: ${stats.answerer}`,
-      `settings: TOP_K=${stats.settings.topK} MAX_QUESTION_CHARS=${stats.settings.maxQuestionChars} RELEVANCE_MIN_RATIO=${stats.settings.relevanceThreshold}`,
+      stats.vectorIndex.state === 'ready'
+        ? `vector index: ${stats.vectorIndex.papers} papers, ${stats.vectorIndex.embedder}, ${stats.vectorIndex.dimension} dimensions, ${megabytes(stats.vectorIndex.bytes)}, M=${stats.vectorIndex.m} efConstruction=${stats.vectorIndex.efConstruction} ef=${stats.vectorIndex.efSearch}`
+        : `vector index: ${stats.vectorIndex.state}${stats.vectorIndex.reason ? ` (${stats.vectorIndex.reason})` : ''}`,
+      `answers: ${stats.answers.primary}, falling back to ${stats.answers.fallback}`,
+      ...(stats.models
+        ? [
+            `Ollama at ${stats.models.ollamaHost}: ${stats.models.ollama.reachable ? 'reachable' : `not reachable (${stats.models.ollama.error ?? 'no answer'})`}`,
+            `  chat model ${stats.models.chatModel}: ${stats.models.ollama.hasChatModel ? 'pulled' : stats.models.ollama.reachable ? `missing (ollama pull ${stats.models.chatModel})` : 'unknown'}`,
+            `  embedding model ${stats.models.embedModel}: ${stats.models.ollama.hasEmbedModel ? 'pulled' : stats.models.ollama.reachable ? `missing (ollama pull ${stats.models.embedModel})` : 'unknown'}`,
+          ]
+        : []),
+      `settings: TOP_K=${stats.settings.topK} MAX_QUESTION_CHARS=${stats.settings.maxQuestionChars} RELEVANCE_MIN_RATIO=${stats.settings.relevanceThreshold} RETRIEVAL_MODE=${stats.settings.retrievalMode} RRF k=${stats.settings.fusion.k} (keyword ${stats.settings.fusion.keywordWeight}, vector ${stats.settings.fusion.vectorWeight})`,
     ].join('\n'),
 });

@@ -40,6 +40,8 @@ export interface Answer {
   /** Every retrieved paper, numbered: cited ones first. */
   sources: AnswerSource[];
   refusal: Refusal | null;
+  /** Citations the model wrote to numbers outside the retrieved set, removed before display. */
+  citationsRemoved: number;
   relevance: { ratio: number; threshold: number };
   /** One-line notices for the user (e.g. why an extractive answer was given). */
   notices: string[];
@@ -90,6 +92,7 @@ export function refusalAnswer(question: string, retrieval: Retrieval, closestCou
     citations: [],
     sources: closest,
     refusal: { reason, closest },
+    citationsRemoved: 0,
     relevance: { ratio: round(retrieval.relevance.ratio), threshold: retrieval.relevance.threshold },
     notices: [],
     timings: { retrievalMs: round(retrieval.retrievalMs), answerMs: 0, totalMs: round(retrieval.retrievalMs) },

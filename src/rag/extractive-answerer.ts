@@ -4,7 +4,7 @@
  * construction: every sentence it shows is in the cited abstract.
  */
 import { numberSources, paperUrl, round, type Answer, type Citation } from './answer.ts';
-import type { Answerer } from './ports.ts';
+import type { AnswerEvent, Answerer } from './ports.ts';
 import type { Retrieval, RetrievedPaper } from './retrieval.ts';
 import { documentTerms, splitSentences } from './text.ts';
 
@@ -76,7 +76,13 @@ export class ExtractiveAnswerer implements Answerer {
 
   constructor(private readonly options: ExtractiveOptions) {}
 
-  async answer(question: string, retrieval: Retrieval): Promise<Answer> {
+  async *stream(question: string, retrieval: Retrieval): AsyncGenerator<AnswerEvent> {
+    const answer = this.answer(question, retrieval);
+    yield { type: 'delta', text: answer.text };
+    yield { type: 'answer', answer };
+  }
+
+  answer(question: string, retrieval: Retrieval): Answer {
     const started = performance.now();
     const picked = pickSentences(scoreSentences(retrieval, this.options), this.options.sentences);
     // A relevant paper with no sentence sharing a term (rare: a title-only match) still gets quoted.
@@ -98,6 +104,7 @@ export class ExtractiveAnswerer implements Answerer {
       citations,
       sources,
       refusal: null,
+      citationsRemoved: 0,
       relevance: { ratio: round(retrieval.relevance.ratio), threshold: retrieval.relevance.threshold },
       notices: [],
       timings: { retrievalMs: round(retrieval.retrievalMs), answerMs: round(answerMs), totalMs: round(retrieval.retrievalMs + answerMs) },

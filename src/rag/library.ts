@@ -14,15 +14,10 @@ import { Bm25KeywordIndex, type Bm25Params } from './keyword/bm25-index.ts';
 import type { PaperRecord } from './paper.ts';
 import type { PaperStore, UpsertStatus } from './ports.ts';
 import { SqlitePaperStore } from './store/sqlite-paper-store.ts';
+import { silentProgress, type ProgressReporter } from './progress.ts';
+import { VectorIndexManager, type EmbedderFactory, type VectorIndexOptions } from './vector/vector-index-manager.ts';
 
-/** Long work reports through this; the CLI draws a bar on a terminal and nothing elsewhere. */
-export interface ProgressReporter {
-  start(label: string, total: number): void;
-  update(done: number): void;
-  stop(): void;
-}
-
-export const silentProgress: ProgressReporter = { start() {}, update() {}, stop() {} };
+export { silentProgress, type ProgressReporter } from './progress.ts';
 
 export interface RejectedRecord {
   line: number;
@@ -55,12 +50,15 @@ export interface LibraryOptions {
   /** One-line notices for the user (stderr in the CLI). */
   notify?: (message: string) => void;
   logger?: Logger;
+  /** The vector index and the embedders that build it; null for keyword-only libraries. */
+  vectors?: { factory: (library: PaperLibrary) => EmbedderFactory; options: Omit<VectorIndexOptions, 'dataDir' | 'progress' | 'notify' | 'logger'> } | null;
 }
 
 const BATCH_SIZE = 2000;
 
 export class PaperLibrary {
   readonly keywordIndexFile: string;
+  vectors: VectorIndexManager | null = null;
   private constructor(
     readonly dataDir: string,
     readonly store: PaperStore,
@@ -84,6 +82,14 @@ export class PaperLibrary {
         await library.ingest([options.shippedCorpusDir]);
         store.setMeta('seeded_at', new Date().toISOString());
       }
+      if (options.vectors) {
+        const vectorOptions: VectorIndexOptions = { ...options.vectors.options, dataDir };
+        if (options.progress) vectorOptions.progress = options.progress;
+        if (options.notify) vectorOptions.notify = options.notify;
+        if (options.logger) vectorOptions.logger = options.logger;
+        library.vectors = new VectorIndexManager(store, options.vectors.factory(library), vectorOptions);
+        await library.vectors.open();
+      }
       return library;
     } catch (error) {
       store.close();
@@ -103,6 +109,7 @@ export class PaperLibrary {
     } finally {
       // Whatever was committed stays searchable, even when a later file failed.
       this.saveKeywordIndex();
+      await this.vectors?.catchUp();
     }
     const totals = { added: 0, updated: 0, unchanged: 0, rejected: 0 };
     for (const report of reports) {

@@ -1,30 +1,56 @@
 /**
- * The RAG core's one entry point for every adapter (CLI, Discord, Slack): ask, search, look up a
- * paper, ingest, stats. It validates user input, so every platform rejects the same things the
- * same way.
+ * The RAG core's one entry point for every adapter (CLI, Discord, Slack): ask (streamed or not),
+ * search, look up a paper, ingest, stats, rebuild. It validates user input, so every platform
+ * rejects the same things the same way, and it owns the fallback rule: when the model cannot
+ * answer, the user gets the extractive answer and one line saying why.
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { PaperbotError } from '../errors.ts';
+import type { Logger } from 'pino';
+import { PaperbotError, describeError } from '../errors.ts';
 import { refusalAnswer, round, toSource, type Answer, type AnswerSource } from './answer.ts';
 import type { CorpusFormat } from './corpus/formats.ts';
+import type { ExtractiveAnswerer } from './extractive-answerer.ts';
 import type { IngestReport, PaperLibrary } from './library.ts';
 import type { Paper } from './paper.ts';
-import type { Answerer } from './ports.ts';
-import { KeywordRetriever, type RelevanceDecision } from './retrieval.ts';
+import type { AnswerEvent, Answerer } from './ports.ts';
+import { Retriever, type FusionSettings, type RelevanceDecision, type RetrievalMode } from './retrieval.ts';
+import type { EmbedderChoice } from './vector/vector-index-manager.ts';
 
 export interface CoreSettings {
   topK: number;
   maxQuestionChars: number;
   relevanceThreshold: number;
+  fusion: FusionSettings;
+  retrievalMode: RetrievalMode;
+  /** EMBEDDER: used by `index --rebuild` when no embedder is named. */
+  embedderChoice: EmbedderChoice;
+}
+
+/** What `askStream` yields: checked text, notices (one line each), then the final answer. */
+export type CoreEvent = AnswerEvent | { type: 'notice'; text: string };
+
+export interface SearchHit extends AnswerSource {
+  keywordScore?: number;
+  vectorScore?: number;
 }
 
 export interface SearchResult {
   query: string;
-  hits: AnswerSource[];
+  mode: RetrievalMode;
+  hits: SearchHit[];
   relevance: RelevanceDecision;
   corpusSize: number;
   retrievalMs: number;
+  notices: string[];
+}
+
+/** Facts about the model side that `stats` reports; gathered by the composition root. */
+export interface ModelStatus {
+  chatModel: string;
+  embedModel: string;
+  ollamaHost: string;
+  ollama: { reachable: boolean; models: string[]; hasChatModel: boolean; hasEmbedModel: boolean; error?: string };
 }
 
 export interface Stats {
@@ -33,16 +59,32 @@ export interface Stats {
   storeGeneration: number;
   database: { file: string; bytes: number };
   keywordIndex: { file: string; papers: number; vocabulary: number; bytes: number; upToDate: boolean; bm25: { k1: number; b: number; titleWeight: number } };
-  answerer: string;
-  settings: { topK: number; maxQuestionChars: number; relevanceThreshold: number };
+  vectorIndex:
+    | { state: 'ready'; file: string; embedder: string; dimension: number; papers: number; bytes: number; m: number; efConstruction: number; efSearch: number }
+    | { state: 'unavailable' | 'empty' | 'disabled'; reason?: string };
+  answers: { primary: string; fallback: 'extractive' };
+  models: ModelStatus | null;
+  settings: { topK: number; maxQuestionChars: number; relevanceThreshold: number; retrievalMode: RetrievalMode; fusion: FusionSettings };
+}
+
+export interface CoreParts {
+  library: PaperLibrary;
+  /** The model answerer, or null when answers are extractive only. */
+  answerer: Answerer | null;
+  extractive: ExtractiveAnswerer;
+  settings: CoreSettings;
+  modelStatus?: () => Promise<ModelStatus>;
+  logger?: Logger;
 }
 
 export class PaperbotCore {
-  constructor(
-    readonly library: PaperLibrary,
-    private readonly answerer: Answerer,
-    readonly settings: CoreSettings,
-  ) {}
+  readonly library: PaperLibrary;
+  readonly settings: CoreSettings;
+
+  constructor(private readonly parts: CoreParts) {
+    this.library = parts.library;
+    this.settings = parts.settings;
+  }
 
   /** Throws a `usage` error for an empty question or one over the limit. */
   validateQuestion(question: string): string {
@@ -57,29 +99,80 @@ export class PaperbotCore {
     return trimmed;
   }
 
-  retriever(): KeywordRetriever {
-    return new KeywordRetriever(this.library.store, this.library.keywordIndex, this.settings.relevanceThreshold);
+  retriever(): Retriever {
+    const { library, settings } = this;
+    return new Retriever(library.store, library.keywordIndex, library.vectors, settings.relevanceThreshold, settings.fusion, this.parts.logger);
   }
 
-  async ask(question: string): Promise<Answer> {
+  /**
+   * Answers a question as a stream: notices, checked text deltas, then the final `Answer`.
+   * A refused question never reaches the model. When the model fails (down, slow, missing,
+   * broken mid-stream) the stream continues with the extractive answer and a notice saying why.
+   */
+  async *askStream(question: string, signal?: AbortSignal): AsyncGenerator<CoreEvent> {
     const started = performance.now();
     const text = this.validateQuestion(question);
-    const retrieval = this.retriever().retrieve(text, this.settings.topK);
-    // A refused question never reaches an answerer (or, later, a model).
-    const answer = retrieval.relevance.relevant ? await this.answerer.answer(text, retrieval) : refusalAnswer(text, retrieval);
+    const retrieval = await this.retriever().retrieve(text, this.settings.topK, this.settings.retrievalMode);
+    const notices = [...retrieval.notices];
+    for (const notice of retrieval.notices) yield { type: 'notice', text: notice };
+
+    let answer: Answer | undefined;
+    if (!retrieval.relevance.relevant) {
+      answer = refusalAnswer(text, retrieval);
+      yield { type: 'delta', text: answer.text };
+    } else if (this.parts.answerer) {
+      let streamed = false;
+      try {
+        for await (const event of this.parts.answerer.stream(text, retrieval, signal)) {
+          if (event.type === 'delta') streamed = true;
+          if (event.type === 'answer') answer = event.answer;
+          else yield event;
+        }
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        const notice = `${describeError(error)} This is an extractive answer instead.`;
+        // Ollama simply not running is the ordinary no-Ollama setup, not a warning.
+        const level = error instanceof PaperbotError && error.code === 'ollama_unreachable' ? 'info' : 'warn';
+        this.parts.logger?.[level]({ err: error }, 'model answer failed; extractive fallback');
+        notices.push(notice);
+        yield { type: 'notice', text: notice };
+        if (streamed) yield { type: 'delta', text: '\n\n' };
+        answer = undefined;
+      }
+    }
+    if (!answer) {
+      answer = this.parts.extractive.answer(text, retrieval);
+      yield { type: 'delta', text: answer.text };
+    }
+    answer.notices = [...notices, ...answer.notices];
     answer.timings.totalMs = round(performance.now() - started);
+    yield { type: 'answer', answer };
+  }
+
+  /** The whole answer at once (for --json and tests). */
+  async ask(question: string, signal?: AbortSignal): Promise<Answer> {
+    let answer: Answer | undefined;
+    for await (const event of this.askStream(question, signal)) if (event.type === 'answer') answer = event.answer;
+    if (!answer) throw new PaperbotError('internal', 'The answer stream ended without an answer.');
     return answer;
   }
 
-  search(query: string, k = this.settings.topK): SearchResult {
+  async search(query: string, k = this.settings.topK, mode: RetrievalMode = this.settings.retrievalMode): Promise<SearchResult> {
     const text = this.validateQuestion(query);
-    const retrieval = this.retriever().retrieve(text, k);
+    const retrieval = await this.retriever().retrieve(text, k, mode);
     return {
       query: text,
-      hits: retrieval.hits.map((hit, i) => toSource(hit.paper, hit.score, i + 1, false)),
+      mode: retrieval.mode,
+      hits: retrieval.hits.map((hit, i) => {
+        const result: SearchHit = toSource(hit.paper, hit.score, i + 1, false);
+        if (hit.keywordScore !== undefined) result.keywordScore = round(hit.keywordScore);
+        if (hit.vectorScore !== undefined) result.vectorScore = round(hit.vectorScore);
+        return result;
+      }),
       relevance: { ...retrieval.relevance, ratio: round(retrieval.relevance.ratio) },
       corpusSize: retrieval.corpusSize,
       retrievalMs: round(retrieval.retrievalMs),
+      notices: retrieval.notices,
     };
   }
 
@@ -98,10 +191,28 @@ export class PaperbotCore {
     return this.library.ingest(paths, format ? { format } : {});
   }
 
-  stats(): Stats {
+  /** Rebuilds the keyword index and the vector index (with `embedder`, default the configured choice). */
+  async rebuildIndexes(embedder: EmbedderChoice): Promise<Stats> {
+    this.library.rebuildKeywordIndex();
+    if (!this.library.vectors) throw new PaperbotError('config', 'Vector search is turned off (RETRIEVAL_MODE=keyword): there is no vector index to rebuild.');
+    await this.library.vectors.rebuild(embedder);
+    return this.stats();
+  }
+
+  async stats(): Promise<Stats> {
     const { library } = this;
     const databaseFile = path.join(library.dataDir, 'papers.sqlite');
     const index = library.keywordIndex;
+    const vectors = library.vectors;
+    let vectorIndex: Stats['vectorIndex'] = { state: 'disabled' };
+    if (vectors?.state.kind === 'ready') {
+      const { index: hnsw, embedder } = vectors.state;
+      vectorIndex = { state: 'ready', file: vectors.file, embedder: embedder.id, dimension: hnsw.dimension, papers: hnsw.size, bytes: fileSize(vectors.file), m: hnsw.params.m, efConstruction: hnsw.params.efConstruction, efSearch: hnsw.params.efSearch };
+    } else if (vectors?.state.kind === 'unavailable') {
+      vectorIndex = { state: 'unavailable', reason: vectors.state.reason };
+    } else if (vectors) {
+      vectorIndex = { state: 'empty' };
+    }
     return {
       dataDir: library.dataDir,
       papers: library.store.count(),
@@ -115,8 +226,16 @@ export class PaperbotCore {
         upToDate: !index.dirty && index.size === library.store.count(),
         bm25: { ...index.params },
       },
-      answerer: this.answerer.mode,
-      settings: { ...this.settings },
+      vectorIndex,
+      answers: { primary: this.parts.answerer?.mode ?? 'extractive', fallback: 'extractive' },
+      models: this.parts.modelStatus ? await this.parts.modelStatus() : null,
+      settings: {
+        topK: this.settings.topK,
+        maxQuestionChars: this.settings.maxQuestionChars,
+        relevanceThreshold: this.settings.relevanceThreshold,
+        retrievalMode: this.settings.retrievalMode,
+        fusion: { ...this.settings.fusion },
+      },
     };
   }
 

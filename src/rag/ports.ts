@@ -28,6 +28,12 @@ export interface PaperStore {
   generation(): number;
   /** Every paper in row-id order, streamed (the corpus may not fit comfortably in memory twice). */
   iterate(): IterableIterator<Paper>;
+  /**
+   * One page of the papers added or updated after store generation `generation`, in row-id
+   * order, starting after `afterRowId` (keyset paging: no cursor stays open across awaits).
+   */
+  changedSince(generation: number, afterRowId: number, limit: number): Paper[];
+  countChangedSince(generation: number): number;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
   close(): void;
@@ -39,8 +45,28 @@ export interface ScoredRowId {
   score: number;
 }
 
-/** Turns a question and its retrieved papers into an `Answer`. */
+/** What an answerer streams: checked text as it is written, then exactly one final `Answer`. */
+export type AnswerEvent = { type: 'delta'; text: string } | { type: 'answer'; answer: Answer };
+
+/**
+ * Turns a question and its retrieved papers into an `Answer`, streamed. Deltas concatenate to the
+ * final answer's text and carry only checked citations. Throws a `PaperbotError` (before or
+ * during the stream) when it cannot answer; the core then falls back to the extractive answerer.
+ */
 export interface Answerer {
   readonly mode: Answer['mode'];
-  answer(question: string, retrieval: Retrieval): Promise<Answer>;
+  stream(question: string, retrieval: Retrieval, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
+}
+
+/**
+ * Turns texts into vectors for the vector index. `id` names the model (and its version) so an
+ * index built with one embedder is never queried with another; `dimension` is fixed per id.
+ * Documents and queries may be embedded differently (prefixes, weights). Errors: rejects with a
+ * `PaperbotError` (`ollama_*` codes for the Ollama embedder) that says what to do.
+ */
+export interface Embedder {
+  readonly id: string;
+  readonly dimension: number;
+  embedDocuments(texts: readonly string[]): Promise<Float32Array[]>;
+  embedQuery(text: string): Promise<Float32Array>;
 }

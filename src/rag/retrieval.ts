@@ -1,19 +1,30 @@
 /**
- * Keyword retrieval with a relevance decision. "Nothing here is relevant" is a value on the
- * result, not an exception: the caller still gets the closest papers to show.
+ * Retrieval: keyword (BM25) and vector (HNSW) rankings fused by reciprocal rank fusion, with a
+ * relevance decision. "Nothing here is relevant" is a value on the result, not an exception: the
+ * caller still gets the closest papers to show. When the vector side is unavailable (no index,
+ * Ollama down) retrieval says so in `notices` and continues on keywords alone.
  */
-import type { Paper } from './paper.ts';
-import type { PaperStore } from './ports.ts';
+import type { Logger } from 'pino';
+import { describeError } from '../errors.ts';
 import type { Bm25KeywordIndex } from './keyword/bm25-index.ts';
+import type { Paper } from './paper.ts';
+import type { PaperStore, ScoredRowId } from './ports.ts';
 import { queryTerms } from './text.ts';
+import type { VectorIndexManager } from './vector/vector-index-manager.ts';
+
+export const RETRIEVAL_MODES = ['keyword', 'vector', 'hybrid'] as const;
+export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
 
 export interface RetrievedPaper {
   paper: Paper;
+  /** The ranking score of the mode used: BM25 (keyword), cosine (vector) or fused RRF (hybrid). */
   score: number;
+  keywordScore?: number;
+  vectorScore?: number;
 }
 
 export interface RelevanceDecision {
-  /** Top score divided by the best score the query could reach, in [0, 1]. */
+  /** Top BM25 score divided by the best score the query could reach, in [0, 1]. */
   ratio: number;
   threshold: number;
   relevant: boolean;
@@ -22,15 +33,27 @@ export interface RelevanceDecision {
 export interface Retrieval {
   query: string;
   terms: string[];
+  /** The mode actually used (hybrid falls back to keyword when vectors are unavailable). */
+  mode: RetrievalMode;
   hits: RetrievedPaper[];
   relevance: RelevanceDecision;
   /** How many papers were searched. */
   corpusSize: number;
   retrievalMs: number;
+  notices: string[];
+}
+
+export interface FusionSettings {
+  /** RRF's k: larger values flatten the difference between ranks. */
+  k: number;
+  keywordWeight: number;
+  vectorWeight: number;
+  /** Candidates taken from each ranking before fusing. */
+  candidates: number;
 }
 
 /**
- * Relevance from the normalised top score (see ../shared/guides/retrieval-findings.md, AUC 0.95).
+ * Relevance from the normalised top keyword score (see ../shared/guides/retrieval-findings.md).
  * A question with no indexable term at all is never relevant.
  */
 export function decideRelevance(topScore: number, maxScore: number, threshold: number): RelevanceDecision {
@@ -38,30 +61,76 @@ export function decideRelevance(topScore: number, maxScore: number, threshold: n
   return { ratio, threshold, relevant: maxScore > 0 && ratio >= threshold };
 }
 
-export class KeywordRetriever {
+/** Weighted reciprocal rank fusion: score(d) = Σ weight / (k + rank(d)), ranks from 1. Ties keep first-ranking order. */
+export function reciprocalRankFusion(rankings: ReadonlyArray<{ weight: number; hits: readonly ScoredRowId[] }>, k: number): ScoredRowId[] {
+  const fused = new Map<number, number>();
+  for (const { weight, hits } of rankings) {
+    hits.forEach((hit, rank) => fused.set(hit.rowId, (fused.get(hit.rowId) ?? 0) + weight / (k + rank + 1)));
+  }
+  return [...fused].map(([rowId, score]) => ({ rowId, score })).sort((a, b) => b.score - a.score);
+}
+
+export class Retriever {
   constructor(
     private readonly store: PaperStore,
-    private readonly index: Bm25KeywordIndex,
+    private readonly keywordIndex: Bm25KeywordIndex,
+    private readonly vectors: VectorIndexManager | null,
     private readonly relevanceThreshold: number,
+    private readonly fusion: FusionSettings,
+    private readonly logger?: Logger,
   ) {}
 
-  retrieve(query: string, k: number): Retrieval {
+  async retrieve(query: string, k: number, mode: RetrievalMode = 'hybrid'): Promise<Retrieval> {
     const started = performance.now();
     const terms = queryTerms(query);
-    const ranked = this.index.search(terms, k);
-    const papers = this.store.getByRowIds(ranked.map((hit) => hit.rowId));
-    const byRowId = new Map(papers.map((paper) => [paper.rowId, paper]));
+    const notices: string[] = [];
+    const candidates = Math.max(k, this.fusion.candidates);
+    const keywordHits = this.keywordIndex.search(terms, mode === 'keyword' ? k : candidates);
+    const relevance = decideRelevance(keywordHits[0]?.score ?? 0, this.keywordIndex.maxScore(terms), this.relevanceThreshold);
+
+    let vectorHits: ScoredRowId[] | null = null;
+    // A question with no content word (only stopwords) matches nothing, whatever its vector says.
+    if (mode !== 'keyword' && terms.length > 0) {
+      try {
+        if (!this.vectors) throw new Error('vector search is not configured');
+        vectorHits = await this.vectors.search(query, mode === 'vector' ? k : candidates);
+      } catch (error) {
+        notices.push(`Vector search unavailable (${describeError(error)}); using keyword search only.`);
+        this.logger?.warn({ err: error }, 'vector search failed; keyword only');
+      }
+    }
+
+    let usedMode: RetrievalMode = mode;
+    let ranked: ScoredRowId[];
+    if (vectorHits === null) {
+      if (terms.length > 0) usedMode = 'keyword';
+      ranked = keywordHits.slice(0, k);
+    } else if (mode === 'vector') {
+      ranked = vectorHits.slice(0, k);
+    } else {
+      ranked = reciprocalRankFusion(
+        [
+          { weight: this.fusion.keywordWeight, hits: keywordHits },
+          { weight: this.fusion.vectorWeight, hits: vectorHits },
+        ],
+        this.fusion.k,
+      ).slice(0, k);
+    }
+
+    const keywordScore = new Map(keywordHits.map((hit) => [hit.rowId, hit.score]));
+    const vectorScore = new Map((vectorHits ?? []).map((hit) => [hit.rowId, hit.score]));
+    const papers = new Map(this.store.getByRowIds(ranked.map((hit) => hit.rowId)).map((paper) => [paper.rowId, paper]));
     const hits: RetrievedPaper[] = [];
     for (const { rowId, score } of ranked) {
-      const paper = byRowId.get(rowId);
-      if (paper) hits.push({ paper, score });
+      const paper = papers.get(rowId);
+      if (!paper) continue;
+      const hit: RetrievedPaper = { paper, score };
+      const keyword = keywordScore.get(rowId);
+      const vector = vectorScore.get(rowId);
+      if (keyword !== undefined) hit.keywordScore = keyword;
+      if (vector !== undefined) hit.vectorScore = vector;
+      hits.push(hit);
     }
-    const relevance = decideRelevance(hits[0]?.score ?? 0, this.index.maxScore(terms), this.relevanceThreshold);
-    return { query, terms, hits, relevance, corpusSize: this.index.size, retrievalMs: performance.now() - started };
-  }
-
-  /** Inverse document frequency of an analysed term, for answerers that weigh sentences. */
-  idf(term: string): number {
-    return this.index.idf(term);
+    return { query, terms, mode: usedMode, hits, relevance, corpusSize: this.keywordIndex.size, retrievalMs: performance.now() - started, notices };
   }
 }

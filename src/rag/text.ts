@@ -46,6 +46,11 @@ export function words(text: string): string[] {
   return text.toLowerCase().match(WORD) ?? [];
 }
 
+/** True for the stopwords dropped from documents (Lucene's English list). */
+export function isStopword(word: string): boolean {
+  return documentStopwords.has(word);
+}
+
 /** Index terms of a document: every word except stopwords, stemmed. Order and repeats kept. */
 export function documentTerms(text: string): string[] {
   const terms: string[] = [];

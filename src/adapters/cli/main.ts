@@ -10,6 +10,7 @@ import type { AnyCommand } from '../../commands/definition.ts';
 import { createPaperbot } from '../../composition-root.ts';
 import { loadConfig, type Config } from '../../config.ts';
 import { describeError, exitCodeFor, PaperbotError } from '../../errors.ts';
+import { neutraliseMentions } from '../../rag/mentions.ts';
 import type { PaperbotCore } from '../../rag/paperbot-core.ts';
 import { terminalProgress } from './progress.ts';
 
@@ -33,7 +34,19 @@ async function runCommand(command: AnyCommand, config: Config, input: Record<str
   const progressMode = config.PROGRESS === undefined ? 'auto' : config.PROGRESS ? 'on' : 'off';
   let core: PaperbotCore | undefined;
   try {
-    core = await createPaperbot(config, { progress: terminalProgress(progressMode), notify });
+    core = await createPaperbot(config, { progress: terminalProgress(progressMode), notify, ...(command.rebuildsIndexes ? { rebuilding: true } : {}) });
+    if (!json && command.stream) {
+      // Text grows on stdout as the model writes it; only checked text ever arrives here.
+      let final: unknown;
+      for await (const event of command.stream(core, parsed.data)) {
+        if (event.type === 'delta') process.stdout.write(neutraliseMentions(event.text));
+        else if (event.type === 'notice') notify(event.text);
+        else final = event.answer;
+      }
+      const trailer = final !== undefined && command.trailerText ? command.trailerText(final) : '';
+      process.stdout.write(trailer ? `\n\n${trailer}\n` : '\n');
+      return;
+    }
     const output: unknown = await command.run(core, parsed.data);
     const notices = (output as { notices?: unknown }).notices;
     if (Array.isArray(notices)) for (const notice of notices) notify(String(notice));

@@ -26,9 +26,11 @@ CREATE TABLE IF NOT EXISTS papers (
   source       TEXT NOT NULL,
   content_hash TEXT NOT NULL,
   added_at     TEXT NOT NULL,
-  updated_at   TEXT NOT NULL
+  updated_at   TEXT NOT NULL,
+  changed_generation INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS papers_title_key ON papers(title_key);
+CREATE INDEX IF NOT EXISTS papers_changed_generation ON papers(changed_generation);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
@@ -90,6 +92,8 @@ export class SqlitePaperStore implements PaperStore {
     getMeta: Statement<[string], { value: string }>;
     setMeta: Statement<[string, string]>;
     all: Statement<[], PaperRow>;
+    changedSince: Statement<[number, number, number], PaperRow>;
+    countChangedSince: Statement<[number], { n: number }>;
   };
 
   /** Opens (creating if needed) the database at `file`; `:memory:` works for tests. */
@@ -99,6 +103,7 @@ export class SqlitePaperStore implements PaperStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
+      this.migrate();
       this.db.exec(SCHEMA);
     } catch (error) {
       throw new PaperbotError(
@@ -111,15 +116,17 @@ export class SqlitePaperStore implements PaperStore {
       byId: this.db.prepare('SELECT * FROM papers WHERE id = ?'),
       byRowId: this.db.prepare('SELECT * FROM papers WHERE row_id = ?'),
       byTitleKey: this.db.prepare('SELECT * FROM papers WHERE title_key = ? ORDER BY row_id'),
-      insert: this.db.prepare(`INSERT INTO papers (id, title, title_key, abstract, authors, url, published, categories, metadata, version, source, content_hash, added_at, updated_at)
-        VALUES (@id, @title, @title_key, @abstract, @authors, @url, @published, @categories, @metadata, @version, @source, @content_hash, @now, @now)`),
+      insert: this.db.prepare(`INSERT INTO papers (id, title, title_key, abstract, authors, url, published, categories, metadata, version, source, content_hash, added_at, updated_at, changed_generation)
+        VALUES (@id, @title, @title_key, @abstract, @authors, @url, @published, @categories, @metadata, @version, @source, @content_hash, @now, @now, @generation)`),
       update: this.db.prepare(`UPDATE papers SET title = @title, title_key = @title_key, abstract = @abstract, authors = @authors, url = @url,
         published = @published, categories = @categories, metadata = @metadata, version = @version, source = @source,
-        content_hash = @content_hash, updated_at = @now WHERE row_id = @row_id`),
+        content_hash = @content_hash, updated_at = @now, changed_generation = @generation WHERE row_id = @row_id`),
       count: this.db.prepare('SELECT count(*) AS n FROM papers'),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       all: this.db.prepare('SELECT * FROM papers ORDER BY row_id'),
+      changedSince: this.db.prepare('SELECT * FROM papers WHERE changed_generation > ? AND row_id > ? ORDER BY row_id LIMIT ?'),
+      countChangedSince: this.db.prepare('SELECT count(*) AS n FROM papers WHERE changed_generation > ?'),
     };
   }
 
@@ -148,6 +155,7 @@ export class SqlitePaperStore implements PaperStore {
       source,
       content_hash: hash,
       now: new Date().toISOString(),
+      generation: this.generation() + 1,
     };
     let rowId: number;
     if (existing) {
@@ -196,6 +204,14 @@ export class SqlitePaperStore implements PaperStore {
     for (const row of this.statements.all.iterate()) yield toPaper(row);
   }
 
+  changedSince(generation: number, afterRowId: number, limit: number): Paper[] {
+    return this.statements.changedSince.all(generation, afterRowId, limit).map(toPaper);
+  }
+
+  countChangedSince(generation: number): number {
+    return this.statements.countChangedSince.get(generation)?.n ?? 0;
+  }
+
   getMeta(key: string): string | undefined {
     return this.statements.getMeta.get(key)?.value;
   }
@@ -206,6 +222,14 @@ export class SqlitePaperStore implements PaperStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** Brings a database made by an earlier paperbot up to this schema. */
+  private migrate(): void {
+    const columns = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('papers')").all();
+    if (columns.length && !columns.some((column) => column.name === 'changed_generation')) {
+      this.db.exec('ALTER TABLE papers ADD COLUMN changed_generation INTEGER NOT NULL DEFAULT 0');
+    }
   }
 
   private bumpGeneration(): void {

@@ -1,0 +1,71 @@
+/**
+ * `Embedder` on Ollama's /api/embed: batched, `truncate: true` so a long abstract never fails a
+ * batch, nomic-embed-text's `search_document: ` / `search_query: ` prefixes, responses checked.
+ */
+import { z } from 'zod';
+import { PaperbotError } from '../../errors.ts';
+import type { Embedder } from '../../rag/ports.ts';
+import { createOllamaClient, describeOllamaError, type OllamaConnection } from './ollama-client.ts';
+
+const embedResponse = z.object({ embeddings: z.array(z.array(z.number())) });
+
+/** Models trained with task prefixes; others get the text as it is. */
+function prefixesFor(model: string): { document: string; query: string } {
+  return /nomic-embed/i.test(model) ? { document: 'search_document: ', query: 'search_query: ' } : { document: '', query: '' };
+}
+
+export class OllamaEmbedder implements Embedder {
+  readonly id: string;
+  private readonly prefixes: { document: string; query: string };
+
+  private constructor(
+    private readonly connection: OllamaConnection,
+    private readonly model: string,
+    readonly dimension: number,
+    private readonly batchSize: number,
+  ) {
+    this.id = `ollama:${model}`;
+    this.prefixes = prefixesFor(model);
+  }
+
+  /** Connects and learns the model's dimension from one probe embedding. */
+  static async connect(connection: OllamaConnection, model: string, batchSize = 32): Promise<OllamaEmbedder> {
+    const probe = new OllamaEmbedder(connection, model, 0, batchSize);
+    const [vector] = await probe.embed(['dimension probe']);
+    if (!vector?.length) throw new PaperbotError('ollama_failed', `Ollama's model "${model}" returned an empty embedding.`);
+    return new OllamaEmbedder(connection, model, vector.length, batchSize);
+  }
+
+  async embedDocuments(texts: readonly string[]): Promise<Float32Array[]> {
+    const vectors: Float32Array[] = [];
+    for (let i = 0; i < texts.length; i += this.batchSize) {
+      vectors.push(...(await this.embed(texts.slice(i, i + this.batchSize).map((text) => this.prefixes.document + text))));
+    }
+    return vectors;
+  }
+
+  async embedQuery(text: string): Promise<Float32Array> {
+    const [vector] = await this.embed([this.prefixes.query + text]);
+    if (!vector) throw new PaperbotError('ollama_failed', 'Ollama returned no embedding for the question.');
+    return vector;
+  }
+
+  private async embed(input: string[]): Promise<Float32Array[]> {
+    let response: unknown;
+    try {
+      response = await createOllamaClient(this.connection).embed({ model: this.model, input, truncate: true });
+    } catch (error) {
+      throw describeOllamaError(error, this.connection.host, this.model, this.connection.timeoutMs);
+    }
+    const parsed = embedResponse.safeParse(response);
+    if (!parsed.success || parsed.data.embeddings.length !== input.length) {
+      throw new PaperbotError('ollama_failed', `Ollama's /api/embed answered with an unexpected shape for model "${this.model}".`);
+    }
+    return parsed.data.embeddings.map((values) => {
+      if (this.dimension && values.length !== this.dimension) {
+        throw new PaperbotError('ollama_failed', `Ollama's model "${this.model}" returned ${values.length} dimensions instead of ${this.dimension}.`);
+      }
+      return Float32Array.from(values);
+    });
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The vector index: hnswlib-node used directly, through a thin wrapper that fixes its sharp
+ * edges. Cosine space; the paper's row id is the label; explicit M / efConstruction / ef, with
+ * ef set again after every load (readIndex resets it to 10); resize before adding; removal by
+ * markDelete; atomic saves (temp file, then rename). A JSON sidecar records the embedder id,
+ * dimension, parameters, the store generation it matches, and the file's size and a CRC32 of its
+ * first and last 64 KiB: a load check that costs microseconds instead of hashing a large file.
+ */
+import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import hnswlib from 'hnswlib-node';
+import { z } from 'zod';
+import { PaperbotError } from '../../errors.ts';
+import type { ScoredRowId } from '../ports.ts';
+
+const { HierarchicalNSW } = hnswlib;
+type Hnsw = InstanceType<typeof HierarchicalNSW>;
+
+export interface HnswParams {
+  m: number;
+  efConstruction: number;
+  efSearch: number;
+}
+
+const metaSchema = z.object({
+  format: z.literal(1),
+  embedderId: z.string(),
+  dimension: z.number().int().positive(),
+  m: z.number().int().positive(),
+  efConstruction: z.number().int().positive(),
+  count: z.number().int().nonnegative(),
+  storeGeneration: z.number().int(),
+  fileBytes: z.number().int().nonnegative(),
+  edgeChecksum: z.number().int(),
+  savedAt: z.string(),
+});
+export type VectorIndexMeta = z.output<typeof metaSchema>;
+
+const EDGE_BYTES = 64 * 1024;
+
+/** CRC32 of the first and last 64 KiB of a file. */
+function edgeChecksum(file: string, size: number): number {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(EDGE_BYTES, size));
+    readSync(fd, head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.min(EDGE_BYTES, size));
+    readSync(fd, tail, 0, tail.length, Math.max(0, size - tail.length));
+    return crc32(tail, crc32(head));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function metaPath(file: string): string {
+  return `${file}.json`;
+}
+
+/** Reads the sidecar of an index file; undefined when there is none or it is unreadable. */
+export function readVectorIndexMeta(file: string): VectorIndexMeta | undefined {
+  try {
+    return metaSchema.parse(JSON.parse(readFileSync(metaPath(file), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+export class HnswVectorIndex {
+  private index: Hnsw;
+  private capacity: number;
+  private labels = new Set<number>();
+
+  private constructor(
+    readonly embedderId: string,
+    readonly dimension: number,
+    readonly params: HnswParams,
+    index: Hnsw,
+    capacity: number,
+  ) {
+    this.index = index;
+    this.capacity = capacity;
+  }
+
+  static create(embedderId: string, dimension: number, params: HnswParams, initialCapacity = 1024): HnswVectorIndex {
+    const index = new HierarchicalNSW('cosine', dimension);
+    const capacity = Math.max(16, initialCapacity);
+    index.initIndex({ maxElements: capacity, m: params.m, efConstruction: params.efConstruction, randomSeed: 100, allowReplaceDeleted: true });
+    index.setEf(params.efSearch);
+    return new HnswVectorIndex(embedderId, dimension, params, index, capacity);
+  }
+
+  /**
+   * Loads an index saved by `save`. Throws an `index` error when the sidecar is missing, the
+   * file's size or edge checksum disagree with it, or hnswlib cannot read it.
+   */
+  static load(file: string, params: HnswParams): { index: HnswVectorIndex; meta: VectorIndexMeta } {
+    const meta = readVectorIndexMeta(file);
+    if (!meta) throw new PaperbotError('index', `The vector index ${file} has no readable description (${metaPath(file)}).`);
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch {
+      throw new PaperbotError('index', `The vector index file ${file} is missing.`);
+    }
+    if (size !== meta.fileBytes) throw new PaperbotError('index', `The vector index ${file} is ${size} bytes, but was saved with ${meta.fileBytes}: it is truncated or damaged.`);
+    if (edgeChecksum(file, size) !== meta.edgeChecksum) throw new PaperbotError('index', `The vector index ${file} fails its checksum: it is damaged.`);
+    const index = new HierarchicalNSW('cosine', meta.dimension);
+    try {
+      index.readIndexSync(file, true);
+    } catch (error) {
+      throw new PaperbotError('index', `hnswlib could not read the vector index ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    // readIndex resets ef to 10: set it again, or recall quietly collapses.
+    index.setEf(params.efSearch);
+    const wrapper = new HnswVectorIndex(meta.embedderId, meta.dimension, { ...params, m: meta.m, efConstruction: meta.efConstruction }, index, index.getMaxElements());
+    for (const label of index.getIdsList()) wrapper.labels.add(label);
+    return { index: wrapper, meta };
+  }
+
+  get size(): number {
+    return this.labels.size;
+  }
+
+  get ef(): number {
+    return this.index.getEf();
+  }
+
+  has(rowId: number): boolean {
+    return this.labels.has(rowId);
+  }
+
+  /** Adds or replaces the vector of a paper. Grows the index first when it is full. */
+  upsert(rowId: number, vector: Float32Array): void {
+    if (vector.length !== this.dimension) {
+      throw new PaperbotError('index', `A vector of dimension ${vector.length} cannot go into an index of dimension ${this.dimension}.`);
+    }
+    if (!this.labels.has(rowId) && this.index.getCurrentCount() >= this.capacity) {
+      this.capacity = Math.max(this.capacity * 2, this.index.getCurrentCount() + 1024);
+      this.index.resizeIndex(this.capacity);
+    }
+    // hnswlib wants a plain array; the typed array is converted one vector at a time.
+    this.index.addPoint(Array.from(vector), rowId, false);
+    this.labels.add(rowId);
+  }
+
+  remove(rowId: number): void {
+    if (!this.labels.has(rowId)) return;
+    this.index.markDelete(rowId);
+    this.labels.delete(rowId);
+  }
+
+  /** The `k` nearest papers by cosine similarity (score = 1 − cosine distance), best first. */
+  search(vector: Float32Array, k: number): ScoredRowId[] {
+    const count = this.labels.size;
+    if (count === 0 || k <= 0) return [];
+    const n = Math.min(k, count);
+    // ef below k would silently return fewer or worse neighbours.
+    if (this.index.getEf() < n) this.index.setEf(n);
+    const result = this.index.searchKnn(Array.from(vector), n);
+    if (this.index.getEf() !== Math.max(this.params.efSearch, 1)) this.index.setEf(this.params.efSearch);
+    return result.neighbors.map((rowId, i) => ({ rowId, score: 1 - (result.distances[i] ?? 1) }));
+  }
+
+  /** Writes the index and its sidecar atomically, stamped with the store generation it matches. */
+  save(file: string, storeGeneration: number): VectorIndexMeta {
+    const temp = `${file}.${process.pid}.tmp`;
+    try {
+      this.index.writeIndexSync(temp);
+      const size = statSync(temp).size;
+      const meta: VectorIndexMeta = {
+        format: 1,
+        embedderId: this.embedderId,
+        dimension: this.dimension,
+        m: this.params.m,
+        efConstruction: this.params.efConstruction,
+        count: this.labels.size,
+        storeGeneration,
+        fileBytes: size,
+        edgeChecksum: edgeChecksum(temp, size),
+        savedAt: new Date().toISOString(),
+      };
+      renameSync(temp, file);
+      const metaTemp = `${metaPath(file)}.${process.pid}.tmp`;
+      writeFileSync(metaTemp, `${JSON.stringify(meta, null, 2)}\n`);
+      renameSync(metaTemp, metaPath(file));
+      return meta;
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw new PaperbotError('io', `Could not write the vector index to ${file}: ${(error as Error).message}. Free some disk space, then run paperbot index --rebuild.`, { cause: error });
+    }
+  }
+}

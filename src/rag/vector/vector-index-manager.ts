@@ -1,0 +1,188 @@
+/**
+ * Keeps the vector index in step with the paper store and decides, once, which embedder builds
+ * it. The decision is recorded in the index; afterwards a different explicit choice is an error
+ * naming `paperbot index --rebuild`, and `auto` keeps the recorded embedder (falling back to
+ * keyword-only retrieval, with a warning, when that embedder is unavailable). A rebuild never
+ * happens behind the user's back except to repair a missing or damaged index file.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { PaperbotError, describeError } from '../../errors.ts';
+import type { Paper } from '../paper.ts';
+import type { Embedder, PaperStore, ScoredRowId } from '../ports.ts';
+import { silentProgress, type ProgressReporter } from '../progress.ts';
+import { HnswVectorIndex, readVectorIndexMeta, type HnswParams, type VectorIndexMeta } from './hnsw-vector-index.ts';
+
+export type EmbedderChoice = 'auto' | 'ollama' | 'local';
+
+/** Builds embedders; implemented by the composition root, which knows Ollama's settings. */
+export interface EmbedderFactory {
+  /** The embedder id and dimension an explicit choice would build with (dimension 0: learnt on connect). */
+  wanted(choice: 'ollama' | 'local'): { id: string; dimension: number };
+  /** Picks and connects an embedder for a new index; for `auto`, Ollama if it has the model, else local. */
+  choose(choice: EmbedderChoice): Promise<{ embedder: Embedder; reason: string }>;
+  /** Reconnects the embedder an index was built with; throws a `PaperbotError` when it is unavailable. */
+  recreate(embedderId: string, dimension: number): Promise<Embedder>;
+}
+
+export interface VectorIndexOptions {
+  dataDir: string;
+  choice: EmbedderChoice;
+  hnsw: HnswParams;
+  /** Papers embedded per call. */
+  batchSize: number;
+  /** Skip the embedder-mismatch check (for `index --rebuild`, which replaces the index anyway). */
+  allowEmbedderChange?: boolean;
+  progress?: ProgressReporter;
+  notify?: (message: string) => void;
+  logger?: Logger;
+}
+
+export type VectorState =
+  | { kind: 'ready'; index: HnswVectorIndex; embedder: Embedder }
+  | { kind: 'unavailable'; reason: string; meta?: VectorIndexMeta }
+  | { kind: 'empty' };
+
+export function vectorIndexPath(dataDir: string): string {
+  return path.join(dataDir, 'vector-index.hnsw');
+}
+
+const kindOf = (embedderId: string): 'ollama' | 'local' => (embedderId.startsWith('ollama:') ? 'ollama' : 'local');
+
+export class VectorIndexManager {
+  state: VectorState = { kind: 'empty' };
+  /** Every paper changed at or before this store generation has its vector in the index. */
+  private coveredGeneration = 0;
+  readonly file: string;
+
+  constructor(
+    private readonly store: PaperStore,
+    private readonly factory: EmbedderFactory,
+    private readonly options: VectorIndexOptions,
+  ) {
+    this.file = vectorIndexPath(options.dataDir);
+  }
+
+  /** Loads the index (or builds it the first time), then embeds papers it is missing. */
+  async open(): Promise<void> {
+    // `index --rebuild` replaces the index: neither check nor build what it is about to discard.
+    if (this.options.allowEmbedderChange) return;
+    const meta = readVectorIndexMeta(this.file);
+    if (!meta) {
+      if (this.store.count() > 0) await this.build(this.options.choice, 'no vector index yet');
+      return;
+    }
+    this.checkChoice(meta);
+    let embedder: Embedder;
+    try {
+      embedder = await this.factory.recreate(meta.embedderId, meta.dimension);
+    } catch (error) {
+      const reason = `the vector index was built with ${meta.embedderId}, which is unavailable: ${describeError(error)}`;
+      this.state = { kind: 'unavailable', reason, meta };
+      this.options.notify?.(`Using keyword search only: ${reason}`);
+      return;
+    }
+    try {
+      const { index } = HnswVectorIndex.load(this.file, this.options.hnsw);
+      this.state = { kind: 'ready', index, embedder };
+      this.coveredGeneration = meta.storeGeneration;
+    } catch (error) {
+      if (!(error instanceof PaperbotError) || error.code !== 'index') throw error;
+      await this.build(meta.embedderId.startsWith('ollama:') ? 'ollama' : 'local', `${error.message} Rebuilding it`, embedder);
+      return;
+    }
+    await this.catchUp();
+  }
+
+  /** Replaces the index with one built from every paper, by the chosen embedder. */
+  async rebuild(choice: EmbedderChoice): Promise<void> {
+    await this.build(choice, 'rebuild requested');
+  }
+
+  /**
+   * Embeds every paper changed since the index was last complete, in batches, and saves.
+   * If the embedder fails, what was embedded stays, the rest waits for the next run, and the
+   * error is returned (not thrown): the papers themselves are safely stored already.
+   */
+  async catchUp(): Promise<{ embedded: number; error?: PaperbotError }> {
+    if (this.state.kind !== 'ready') return { embedded: 0 };
+    const { index, embedder } = this.state;
+    const target = this.store.generation();
+    const total = this.store.countChangedSince(this.coveredGeneration);
+    if (total === 0) {
+      if (target !== this.coveredGeneration) this.save(target);
+      return { embedded: 0 };
+    }
+    const progress = this.options.progress ?? silentProgress;
+    progress.start(`embed (${embedder.id})`, total);
+    let done = 0;
+    let after = 0;
+    try {
+      for (;;) {
+        const page: Paper[] = this.store.changedSince(this.coveredGeneration, after, this.options.batchSize);
+        if (!page.length) break;
+        const vectors = await embedder.embedDocuments(page.map((paper) => `${paper.title}. ${paper.abstract}`));
+        page.forEach((paper, i) => index.upsert(paper.rowId, vectors[i]!));
+        after = page[page.length - 1]!.rowId;
+        done += page.length;
+        progress.update(done);
+      }
+    } catch (error) {
+      const failure = error instanceof PaperbotError ? error : new PaperbotError('internal', describeError(error), { cause: error });
+      this.options.logger?.warn({ err: failure, embedded: done, total }, 'embedding stopped');
+      this.options.notify?.(`${total - done} papers are stored but not yet in the vector index (${failure.message}); they are embedded on the next run.`);
+      this.save(this.coveredGeneration);
+      return { embedded: done, error: failure };
+    } finally {
+      progress.stop();
+    }
+    this.save(target);
+    return { embedded: done };
+  }
+
+  /** Nearest papers to a query; throws when the index is not usable (callers fall back to keywords). */
+  async search(query: string, k: number): Promise<ScoredRowId[]> {
+    if (this.state.kind !== 'ready') throw new PaperbotError('index', this.state.kind === 'unavailable' ? this.state.reason : 'there is no vector index yet');
+    const vector = await this.state.embedder.embedQuery(query);
+    return this.state.index.search(vector, k);
+  }
+
+  private checkChoice(meta: VectorIndexMeta): void {
+    const choice = this.options.choice;
+    if (choice === 'auto' || this.options.allowEmbedderChange) return;
+    const wanted = this.factory.wanted(choice);
+    const same = kindOf(meta.embedderId) === choice && meta.embedderId === wanted.id && (wanted.dimension === 0 || wanted.dimension === meta.dimension);
+    if (!same) {
+      throw new PaperbotError(
+        'embedder_mismatch',
+        `The vector index was built with ${meta.embedderId} (${meta.dimension} dimensions), but EMBEDDER=${choice} asks for ${wanted.id}${wanted.dimension ? ` (${wanted.dimension} dimensions)` : ''}. ` +
+          `Run \`paperbot index --rebuild\` to rebuild it with ${wanted.id}, or set EMBEDDER=auto to keep using ${meta.embedderId}.`,
+      );
+    }
+  }
+
+  private async build(choice: EmbedderChoice, why: string, knownEmbedder?: Embedder): Promise<void> {
+    let embedder = knownEmbedder;
+    if (!embedder) {
+      const chosen = await this.factory.choose(choice);
+      embedder = chosen.embedder;
+      this.options.notify?.(`Building the vector index for ${this.store.count()} papers with ${embedder.id} (${embedder.dimension} dimensions) because ${chosen.reason}.`);
+      this.options.logger?.info({ why, embedder: embedder.id }, 'building vector index');
+    } else {
+      this.options.notify?.(`${why} with ${embedder.id}.`);
+    }
+    const index = HnswVectorIndex.create(embedder.id, embedder.dimension, this.options.hnsw, Math.max(1024, Math.ceil(this.store.count() * 1.1)));
+    this.state = { kind: 'ready', index, embedder };
+    this.coveredGeneration = 0;
+    const { error } = await this.catchUp();
+    if (error && index.size === 0) {
+      this.state = { kind: 'unavailable', reason: error.message };
+    }
+  }
+
+  private save(generation: number): void {
+    if (this.state.kind !== 'ready') return;
+    this.state.index.save(this.file, generation);
+    this.coveredGeneration = generation;
+  }
+}
