@@ -31,6 +31,17 @@ const options = new Command('bench')
   .opts<{ corpus: string; questions: string[]; runs: string; keep?: string }>();
 
 const runs = Math.max(1, Number(options.runs));
+
+// Child mode: ingest in a process of its own, so its peak memory is measured alone.
+if (process.env['PAPERBOT_BENCH_CHILD_INGEST']) {
+  const [dataDir, corpus] = JSON.parse(process.env['PAPERBOT_BENCH_CHILD_INGEST']) as [string, string];
+  const started = performance.now();
+  const core = await createPaperbot(loadConfig({ ...process.env, PAPERBOT_DATA_DIR: dataDir }), { logger: createLogger('warn') });
+  const report = await core.ingest([corpus]);
+  core.close();
+  process.stdout.write(JSON.stringify({ ms: performance.now() - started, maxRssMB: process.resourceUsage().maxRSS / 1024, added: report.totals.added }));
+  process.exit(0);
+}
 const env = { ...process.env, OLLAMA_HOST: 'http://127.0.0.1:9', LOG_LEVEL: 'warn' };
 const question = 'How can I edit a real photo with a text-guided diffusion model?';
 
@@ -75,13 +86,21 @@ try {
   if (existing > 1000) {
     console.log(`ingest: skipped, ${largeDir} already holds ${existing} papers`);
   } else {
-    const ingest = timeCli(['ingest', options.corpus], largeDir);
-    if (ingest.status !== 0) throw new Error(`ingest failed: ${ingest.stderr}`);
-    console.log(`ingest ${path.basename(options.corpus)} (new process, seed included): ${fmt(ingest.ms)}`);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+      env: { ...env, PAPERBOT_BENCH_CHILD_INGEST: JSON.stringify([largeDir, options.corpus]) },
+      encoding: 'utf8',
+      cwd: ROOT,
+      maxBuffer: 1 << 26,
+    });
+    if (child.status !== 0) throw new Error(`ingest failed: ${child.stderr}`);
+    const result = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { ms: number; maxRssMB: number; added: number };
+    console.log(`ingest + embed + index ${path.basename(options.corpus)} (${result.added} papers, seed included, own process): ${fmt(result.ms)}, peak RSS ${result.maxRssMB.toFixed(0)} MB`);
   }
 
   // 3. Keyword retrieval latency in process.
+  const openStarted = performance.now();
   const core = await createPaperbot(loadConfig({ ...process.env, PAPERBOT_DATA_DIR: largeDir }), { logger: createLogger('warn') });
+  console.log(`open the large library in process (store, keyword and vector index): ${fmt(performance.now() - openStarted)}`);
   try {
     const questions = options.questions
       .filter((file) => existsSync(file))
@@ -92,24 +111,27 @@ try {
       })
       .filter(Boolean);
     const retriever = core.retriever();
-    for (const q of questions.slice(0, 50)) retriever.retrieve(q, config.TOP_K); // warm-up
-    const retrieveMs: number[] = [];
-    const searchMs: number[] = [];
+    for (const q of questions.slice(0, 50)) await retriever.retrieve(q, config.TOP_K, 'hybrid'); // warm-up
+    const timings: Record<string, number[]> = { 'keyword index search only': [], keyword: [], vector: [], hybrid: [] };
     for (const q of questions) {
-      let started = performance.now();
-      retriever.retrieve(q, config.TOP_K);
-      retrieveMs.push(performance.now() - started);
-      const terms = queryTerms(q);
-      started = performance.now();
-      core.library.keywordIndex.search(terms, config.TOP_K);
-      searchMs.push(performance.now() - started);
+      const started = performance.now();
+      core.library.keywordIndex.search(queryTerms(q), config.TOP_K);
+      timings['keyword index search only']!.push(performance.now() - started);
+      for (const mode of ['keyword', 'vector', 'hybrid'] as const) {
+        const t = performance.now();
+        await retriever.retrieve(q, config.TOP_K, mode);
+        timings[mode]!.push(performance.now() - t);
+      }
     }
-    retrieveMs.sort((a, b) => a - b);
-    searchMs.sort((a, b) => a - b);
     const papers = core.library.store.count();
-    console.log(`keyword retrieval at ${papers} papers, ${questions.length} natural-language questions, top ${config.TOP_K}:`);
-    console.log(`  index search only:          p50 ${fmt(percentile(searchMs, 50))}  p95 ${fmt(percentile(searchMs, 95))}  p99 ${fmt(percentile(searchMs, 99))}`);
-    console.log(`  with papers from SQLite:    p50 ${fmt(percentile(retrieveMs, 50))}  p95 ${fmt(percentile(retrieveMs, 95))}  p99 ${fmt(percentile(retrieveMs, 99))}`);
+    const stats = await core.stats();
+    const vector = stats.vectorIndex.state === 'ready' ? `${stats.vectorIndex.embedder} ${stats.vectorIndex.dimension} dims, M=${stats.vectorIndex.m} efConstruction=${stats.vectorIndex.efConstruction} ef=${stats.vectorIndex.efSearch}, file ${(stats.vectorIndex.bytes / 2 ** 20).toFixed(0)} MB` : stats.vectorIndex.state;
+    console.log(`retrieval at ${papers} papers, ${questions.length} natural-language questions, top ${config.TOP_K}, candidates ${config.RRF_CANDIDATES}; vectors: ${vector}`);
+    console.log('  (times include embedding the question with the local embedder and reading the papers from SQLite)');
+    for (const [name, values] of Object.entries(timings)) {
+      values.sort((a, b) => a - b);
+      console.log(`  ${name.padEnd(27)} p50 ${fmt(percentile(values, 50))}  p95 ${fmt(percentile(values, 95))}  p99 ${fmt(percentile(values, 99))}`);
+    }
     console.log(`  memory after load: rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
   } finally {
     core.close();

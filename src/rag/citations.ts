@@ -7,7 +7,8 @@
 const COMPLETE = /^\[\s*(\d+(?:\s*[-–]\s*\d+)?(?:\s*[,;]\s*\d+(?:\s*[-–]\s*\d+)?)*)\s*\]/;
 /** A prefix that may still become a citation: hold it rather than show it. */
 const MAYBE = /^\[[\d\s,;\-–]*$/;
-const MAX_HELD = 40;
+/** Longer than any real citation list: beyond it, a held "[1, 2, 3, …" is dropped, never shown unchecked. */
+const MAX_HELD = 200;
 
 export class CitationFilter {
   /** How many cited numbers were outside the retrieved set and removed. */
@@ -34,8 +35,12 @@ export class CitationFilter {
         text = text.slice(match[0].length);
         continue;
       }
-      if (MAYBE.test(text) && text.length < MAX_HELD) {
-        this.held = text;
+      if (MAYBE.test(text)) {
+        if (text.length < MAX_HELD) {
+          this.held = text;
+          return out;
+        }
+        this.removed += 1;
         return out;
       }
       // Not a citation ("[see Fig. 2]", "[CLS]"): show the bracket as text and move on.
@@ -58,7 +63,9 @@ export class CitationFilter {
       if (range) {
         const from = Number(range[1]);
         const to = Number(range[2]);
-        for (let n = from; n <= to && n - from < 50; n++) numbers.push(n);
+        // A reversed range ("9-2") is checked number by number rather than expanded.
+        if (from > to) numbers.push(from, to);
+        else for (let n = from; n <= to && n - from < 50; n++) numbers.push(n);
       } else {
         numbers.push(Number(part.trim()));
       }

@@ -82,13 +82,18 @@ export class ExtractiveAnswerer implements Answerer {
     yield { type: 'answer', answer };
   }
 
-  answer(question: string, retrieval: Retrieval): Answer {
+  /**
+   * `numbering: 'retrieval'` keeps the retrieval order as the numbering (as a model's prompt
+   * numbered the papers): used when a model's partial answer, with its [n], is already shown.
+   */
+  answer(question: string, retrieval: Retrieval, options: { numbering?: 'cited-first' | 'retrieval' } = {}): Answer {
     const started = performance.now();
     const picked = pickSentences(scoreSentences(retrieval, this.options), this.options.sentences);
     // A relevant paper with no sentence sharing a term (rare: a title-only match) still gets quoted.
     const quotes = picked.length ? picked : fallbackQuote(retrieval);
     const citedOrder = [...new Set(quotes.map((q) => q.hit.paper.id))];
-    const { sources, numberOf } = numberSources(retrieval, citedOrder);
+    const { sources, numberOf } = numberSources(retrieval, options.numbering === 'retrieval' ? [] : citedOrder);
+    if (options.numbering === 'retrieval') for (const source of sources) source.cited = citedOrder.includes(source.paperId);
     const citations: Citation[] = quotes.map((q) => {
       const citation: Citation = { n: numberOf.get(q.hit.paper.id)!, paperId: q.hit.paper.id, title: q.hit.paper.title, quote: q.sentence };
       const url = paperUrl(q.hit.paper);

@@ -117,6 +117,7 @@ export class PaperbotCore {
     for (const notice of retrieval.notices) yield { type: 'notice', text: notice };
 
     let answer: Answer | undefined;
+    let keepNumbering = false;
     if (!retrieval.relevance.relevant) {
       answer = refusalAnswer(text, retrieval);
       yield { type: 'delta', text: answer.text };
@@ -136,12 +137,14 @@ export class PaperbotCore {
         this.parts.logger?.[level]({ err: error }, 'model answer failed; extractive fallback');
         notices.push(notice);
         yield { type: 'notice', text: notice };
+        // The model's partial text is already shown with its [n]: keep those numbers meaning the same papers.
+        keepNumbering = streamed;
         if (streamed) yield { type: 'delta', text: '\n\n' };
         answer = undefined;
       }
     }
     if (!answer) {
-      answer = this.parts.extractive.answer(text, retrieval);
+      answer = this.parts.extractive.answer(text, retrieval, { numbering: keepNumbering ? 'retrieval' : 'cited-first' });
       yield { type: 'delta', text: answer.text };
     }
     answer.notices = [...notices, ...answer.notices];

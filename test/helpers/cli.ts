@@ -24,8 +24,9 @@ export function runCli(args: readonly string[], env: Record<string, string>, opt
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '',
-      // Nothing listens here: tests must pass whatever OLLAMA_HOST the developer's shell holds.
-      OLLAMA_HOST: 'http://127.0.0.1:9',
+      // Nothing listens here (and fetch allows the port, unlike 9): tests must pass whatever
+      // OLLAMA_HOST the developer's shell holds.
+      OLLAMA_HOST: 'http://127.0.0.1:47',
       ...env,
     },
     timeout: 60_000,

@@ -30,6 +30,8 @@ const metaSchema = z.object({
   efConstruction: z.number().int().positive(),
   count: z.number().int().nonnegative(),
   storeGeneration: z.number().int(),
+  /** Labels marked deleted: hnswlib's getIdsList still lists them after a load. */
+  deleted: z.array(z.number().int()).default([]),
   fileBytes: z.number().int().nonnegative(),
   edgeChecksum: z.number().int(),
   savedAt: z.string(),
@@ -69,6 +71,7 @@ export class HnswVectorIndex {
   private index: Hnsw;
   private capacity: number;
   private labels = new Set<number>();
+  private deleted = new Set<number>();
 
   private constructor(
     readonly embedderId: string,
@@ -113,7 +116,8 @@ export class HnswVectorIndex {
     // readIndex resets ef to 10: set it again, or recall quietly collapses.
     index.setEf(params.efSearch);
     const wrapper = new HnswVectorIndex(meta.embedderId, meta.dimension, { ...params, m: meta.m, efConstruction: meta.efConstruction }, index, index.getMaxElements());
-    for (const label of index.getIdsList()) wrapper.labels.add(label);
+    for (const label of meta.deleted) wrapper.deleted.add(label);
+    for (const label of index.getIdsList()) if (!wrapper.deleted.has(label)) wrapper.labels.add(label);
     return { index: wrapper, meta };
   }
 
@@ -134,7 +138,11 @@ export class HnswVectorIndex {
     if (vector.length !== this.dimension) {
       throw new PaperbotError('index', `A vector of dimension ${vector.length} cannot go into an index of dimension ${this.dimension}.`);
     }
-    if (!this.labels.has(rowId) && this.index.getCurrentCount() >= this.capacity) {
+    if (this.deleted.has(rowId)) {
+      // A removed paper coming back: revive its slot, then update the vector in place.
+      this.index.unmarkDelete(rowId);
+      this.deleted.delete(rowId);
+    } else if (!this.labels.has(rowId) && this.index.getCurrentCount() >= this.capacity) {
       this.capacity = Math.max(this.capacity * 2, this.index.getCurrentCount() + 1024);
       this.index.resizeIndex(this.capacity);
     }
@@ -147,6 +155,7 @@ export class HnswVectorIndex {
     if (!this.labels.has(rowId)) return;
     this.index.markDelete(rowId);
     this.labels.delete(rowId);
+    this.deleted.add(rowId);
   }
 
   /** The `k` nearest papers by cosine similarity (score = 1 − cosine distance), best first. */
@@ -175,6 +184,7 @@ export class HnswVectorIndex {
         efConstruction: this.params.efConstruction,
         count: this.labels.size,
         storeGeneration,
+        deleted: [...this.deleted],
         fileBytes: size,
         edgeChecksum: edgeChecksum(temp, size),
         savedAt: new Date().toISOString(),

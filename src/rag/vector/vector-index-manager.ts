@@ -105,6 +105,12 @@ export class VectorIndexManager {
    * error is returned (not thrown): the papers themselves are safely stored already.
    */
   async catchUp(): Promise<{ embedded: number; error?: PaperbotError }> {
+    // The first papers of an empty library: the index is built now, its embedder decided now.
+    if (this.state.kind === 'empty' && this.store.count() > 0 && !this.options.allowEmbedderChange) {
+      await this.build(this.options.choice, 'first papers');
+      const built = this.state as VectorState;
+      return { embedded: built.kind === 'ready' ? built.index.size : 0 };
+    }
     if (this.state.kind !== 'ready') return { embedded: 0 };
     const { index, embedder } = this.state;
     const target = this.store.generation();
