@@ -11,6 +11,9 @@ import { metaPath, readVectorIndexMeta } from '../src/rag/vector/hnsw-vector-ind
 import { vectorIndexPath } from '../src/rag/vector/vector-index-manager.ts';
 import { tempDir } from './helpers/temp.ts';
 
+/** The configured defaults, so these tests follow a re-tuning instead of pinning old numbers. */
+const DEFAULTS = loadConfig({});
+
 /** Nothing listens on the discard port: every Ollama call is refused at once. */
 const DEAD_OLLAMA = 'http://127.0.0.1:9';
 const FUSION = { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100 };
@@ -88,7 +91,7 @@ describe('VectorIndexManager through the composition root', () => {
     const stats = await core.stats();
     expect(stats.papers).toBe(53);
     const vectors = readyVectorIndex(stats);
-    expect(vectors).toMatchObject({ embedder: 'local-hashed-v1', dimension: 256, papers: 53, file: vectorIndexPath(dataDir), m: 16, efConstruction: 100, efSearch: 64 });
+    expect(vectors).toMatchObject({ embedder: 'local-hashed-v1', dimension: 256, papers: 53, file: vectorIndexPath(dataDir), m: DEFAULTS.HNSW_M, efConstruction: DEFAULTS.HNSW_EF_CONSTRUCTION, efSearch: DEFAULTS.HNSW_EF_SEARCH });
     expect(vectors.bytes).toBe(statSync(vectorIndexPath(dataDir)).size);
 
     const meta = readVectorIndexMeta(vectorIndexPath(dataDir));
@@ -282,7 +285,8 @@ describe('VectorIndexManager through the composition root', () => {
     for (const hit of result.hits) expect(hit.keywordScore !== undefined || hit.vectorScore !== undefined).toBe(true);
     expect(result.hits.some((h) => h.keywordScore !== undefined && h.vectorScore !== undefined)).toBe(true);
     // Fused RRF scores are small (≤ Σ weights / (k + 1)) and best first.
-    for (const hit of result.hits) expect(hit.score).toBeLessThanOrEqual((1 + 0.5) / 61 + 1e-3);
+    const bound = (DEFAULTS.RRF_KEYWORD_WEIGHT + DEFAULTS.RRF_VECTOR_WEIGHT) / (DEFAULTS.RRF_K + 1);
+    for (const hit of result.hits) expect(hit.score).toBeLessThanOrEqual(bound + 1e-3);
     for (let i = 1; i < result.hits.length; i++) expect(result.hits[i - 1]!.score).toBeGreaterThanOrEqual(result.hits[i]!.score);
   });
 });

@@ -93,7 +93,7 @@ export class Retriever {
     if (mode !== 'keyword' && terms.length > 0) {
       try {
         if (!this.vectors) throw new Error('vector search is not configured');
-        vectorHits = await this.vectors.search(query, mode === 'vector' ? k : candidates);
+        vectorHits = await this.vectors.search(query, mode === 'vector' ? k : candidates, mode === 'hybrid' ? keywordHits.map((hit) => hit.rowId) : []);
       } catch (error) {
         notices.push(`Vector search unavailable (${describeError(error)}); using keyword search only.`);
         this.logger?.warn({ err: error }, 'vector search failed; keyword only');

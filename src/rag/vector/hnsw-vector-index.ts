@@ -170,6 +170,30 @@ export class HnswVectorIndex {
     return result.neighbors.map((rowId, i) => ({ rowId, score: 1 - (result.distances[i] ?? 1) }));
   }
 
+  /**
+   * Exact cosine similarity of the query to the stored vectors of the given papers (those in the
+   * index). Cheap for a few hundred papers, and immune to HNSW's approximate recall.
+   */
+  similarity(vector: Float32Array, rowIds: readonly number[]): ScoredRowId[] {
+    let queryNorm = 0;
+    for (let i = 0; i < vector.length; i++) queryNorm += vector[i]! * vector[i]!;
+    queryNorm = Math.sqrt(queryNorm) || 1;
+    const scored: ScoredRowId[] = [];
+    for (const rowId of rowIds) {
+      if (!this.labels.has(rowId)) continue;
+      const stored = this.index.getPoint(rowId);
+      let dot = 0;
+      let norm = 0;
+      for (let i = 0; i < stored.length; i++) {
+        const value = stored[i]!;
+        dot += value * vector[i]!;
+        norm += value * value;
+      }
+      scored.push({ rowId, score: dot / (queryNorm * (Math.sqrt(norm) || 1)) });
+    }
+    return scored;
+  }
+
   /** Writes the index and its sidecar atomically, stamped with the store generation it matches. */
   save(file: string, storeGeneration: number): VectorIndexMeta {
     const temp = `${file}.${process.pid}.tmp`;

@@ -146,11 +146,20 @@ export class VectorIndexManager {
     return { embedded: done };
   }
 
-  /** Nearest papers to a query; throws when the index is not usable (callers fall back to keywords). */
-  async search(query: string, k: number): Promise<ScoredRowId[]> {
+  /**
+   * Nearest papers to a query, best first; throws when the index is not usable (callers fall
+   * back to keywords). `alsoScore` papers (the keyword candidates) are scored exactly and merged
+   * in, so fusion compares the two rankings over the same candidates even where HNSW's
+   * approximate search missed one.
+   */
+  async search(query: string, k: number, alsoScore: readonly number[] = []): Promise<ScoredRowId[]> {
     if (this.state.kind !== 'ready') throw new PaperbotError('index', this.state.kind === 'unavailable' ? this.state.reason : 'there is no vector index yet');
     const vector = await this.state.embedder.embedQuery(query);
-    return this.state.index.search(vector, k);
+    const hits = this.state.index.search(vector, k);
+    if (!alsoScore.length) return hits;
+    const found = new Set(hits.map((hit) => hit.rowId));
+    const extra = this.state.index.similarity(vector, alsoScore.filter((rowId) => !found.has(rowId)));
+    return [...hits, ...extra].sort((a, b) => b.score - a.score);
   }
 
   private checkChoice(meta: VectorIndexMeta): void {
