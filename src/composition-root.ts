@@ -31,13 +31,13 @@ export interface CompositionOptions {
 
 const LOCAL_WEIGHTS = { word: 1, bigram: 0.3, char: 2 } as const;
 
-function embedderFactory(config: Config, library: PaperLibrary, logger: Logger): EmbedderFactory {
+function embedderFactory(config: Config, library: () => PaperLibrary, logger: Logger): EmbedderFactory {
   const connection: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS };
   const probe: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS };
   const model = config.OLLAMA_EMBED_MODEL;
   const local = (dimension: number): Embedder =>
     // idf is read at call time from the live keyword index, which ingest and rebuilds replace.
-    new LocalHashedEmbedder({ dimension, idf: (term) => library.keywordIndex.idf(term), weights: LOCAL_WEIGHTS });
+    new LocalHashedEmbedder({ dimension, idf: (term) => library().keywordIndex.idf(term), weights: LOCAL_WEIGHTS });
   const localId = local(config.LOCAL_EMBED_DIM).id;
 
   const connectOllama = async (embedModel: string): Promise<OllamaEmbedder> => {

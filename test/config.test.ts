@@ -133,3 +133,24 @@ describe('parseOllamaHost', () => {
     expect(parseOllamaHost(raw)).toBeNull();
   });
 });
+
+describe('.env.example', () => {
+  it('documents every setting of the config schema, each with a comment above it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configSchema } = await import('../src/config.ts');
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    for (const key of Object.keys(configSchema.shape)) {
+      const lines = example.split('\n');
+      const at = lines.findIndex((line) => line.startsWith(`${key}=`));
+      expect(at, `${key} is missing from .env.example`).toBeGreaterThan(0);
+      // The setting's block (lines above it up to a blank line) holds a comment.
+      let i = at - 1;
+      let commented = false;
+      while (i >= 0 && lines[i]!.trim() !== '') {
+        if (lines[i]!.startsWith('#')) commented = true;
+        i -= 1;
+      }
+      expect(commented, `${key} has no comment`).toBe(true);
+    }
+  });
+});

@@ -51,7 +51,7 @@ export interface LibraryOptions {
   notify?: (message: string) => void;
   logger?: Logger;
   /** The vector index and the embedders that build it; null for keyword-only libraries. */
-  vectors?: { factory: (library: PaperLibrary) => EmbedderFactory; options: Omit<VectorIndexOptions, 'dataDir' | 'progress' | 'notify' | 'logger'> } | null;
+  vectors?: { factory: (library: () => PaperLibrary) => EmbedderFactory; options: Omit<VectorIndexOptions, 'dataDir' | 'progress' | 'notify' | 'logger'> } | null;
 }
 
 const BATCH_SIZE = 2000;
@@ -75,20 +75,23 @@ export class PaperLibrary {
     ensureDataDir(dataDir);
     const store = new SqlitePaperStore(path.join(dataDir, 'papers.sqlite'));
     try {
+      // The vector index is the largest file: hnswlib reads it on the thread pool while the
+      // keyword index loads here. Its embedder reads idf from `library`, set just below.
+      const built: { library?: PaperLibrary } = {};
+      const vectors = options.vectors ? new VectorIndexManager(store, options.vectors.factory(() => built.library!), vectorOptions(options, dataDir)) : null;
+      vectors?.preload();
       const { index, savedGeneration } = loadOrRebuildKeywordIndex(store, dataDir, options);
+      // `vectors` is attached after seeding, so the seed ingest does not embed twice.
       const library = new PaperLibrary(dataDir, store, index, savedGeneration, options);
+      built.library = library;
       if (options.shippedCorpusDir && store.count() === 0 && store.getMeta('seeded_at') === undefined) {
         options.notify?.(`First run: ingesting the shipped corpus from ${path.relative(process.cwd(), options.shippedCorpusDir) || options.shippedCorpusDir}.`);
         await library.ingest([options.shippedCorpusDir]);
         store.setMeta('seeded_at', new Date().toISOString());
       }
-      if (options.vectors) {
-        const vectorOptions: VectorIndexOptions = { ...options.vectors.options, dataDir };
-        if (options.progress) vectorOptions.progress = options.progress;
-        if (options.notify) vectorOptions.notify = options.notify;
-        if (options.logger) vectorOptions.logger = options.logger;
-        library.vectors = new VectorIndexManager(store, options.vectors.factory(library), vectorOptions);
-        await library.vectors.open();
+      if (vectors) {
+        library.vectors = vectors;
+        await vectors.open();
       }
       return library;
     } catch (error) {
@@ -187,6 +190,14 @@ export class PaperLibrary {
 
 function count(report: IngestFileReport, status: UpsertStatus): void {
   report[status] += 1;
+}
+
+function vectorOptions(options: LibraryOptions, dataDir: string): VectorIndexOptions {
+  const result: VectorIndexOptions = { ...options.vectors!.options, dataDir };
+  if (options.progress) result.progress = options.progress;
+  if (options.notify) result.notify = options.notify;
+  if (options.logger) result.logger = options.logger;
+  return result;
 }
 
 export function keywordIndexPath(dataDir: string): string {

@@ -97,6 +97,33 @@ export class HnswVectorIndex {
    * file's size or edge checksum disagree with it, or hnswlib cannot read it.
    */
   static load(file: string, params: HnswParams): { index: HnswVectorIndex; meta: VectorIndexMeta } {
+    const meta = HnswVectorIndex.check(file);
+    const index = new HierarchicalNSW('cosine', meta.dimension);
+    try {
+      index.readIndexSync(file, true);
+    } catch (error) {
+      throw new PaperbotError('index', `hnswlib could not read the vector index ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    return { index: HnswVectorIndex.wrap(index, meta, params), meta };
+  }
+
+  /**
+   * Like `load`, but hnswlib reads the file on libuv's thread pool, so a large index loads while
+   * the main thread opens everything else. The cheap checks run first, synchronously.
+   */
+  static async loadAsync(file: string, params: HnswParams): Promise<{ index: HnswVectorIndex; meta: VectorIndexMeta }> {
+    const meta = HnswVectorIndex.check(file);
+    const index = new HierarchicalNSW('cosine', meta.dimension);
+    try {
+      await index.readIndex(file, true);
+    } catch (error) {
+      throw new PaperbotError('index', `hnswlib could not read the vector index ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    return { index: HnswVectorIndex.wrap(index, meta, params), meta };
+  }
+
+  /** The sidecar, size and edge-checksum checks; throws an `index` error when any fails. */
+  private static check(file: string): VectorIndexMeta {
     const meta = readVectorIndexMeta(file);
     if (!meta) throw new PaperbotError('index', `The vector index ${file} has no readable description (${metaPath(file)}).`);
     let size: number;
@@ -107,18 +134,16 @@ export class HnswVectorIndex {
     }
     if (size !== meta.fileBytes) throw new PaperbotError('index', `The vector index ${file} is ${size} bytes, but was saved with ${meta.fileBytes}: it is truncated or damaged.`);
     if (edgeChecksum(file, size) !== meta.edgeChecksum) throw new PaperbotError('index', `The vector index ${file} fails its checksum: it is damaged.`);
-    const index = new HierarchicalNSW('cosine', meta.dimension);
-    try {
-      index.readIndexSync(file, true);
-    } catch (error) {
-      throw new PaperbotError('index', `hnswlib could not read the vector index ${file}: ${(error as Error).message}`, { cause: error });
-    }
+    return meta;
+  }
+
+  private static wrap(index: Hnsw, meta: VectorIndexMeta, params: HnswParams): HnswVectorIndex {
     // readIndex resets ef to 10: set it again, or recall quietly collapses.
     index.setEf(params.efSearch);
     const wrapper = new HnswVectorIndex(meta.embedderId, meta.dimension, { ...params, m: meta.m, efConstruction: meta.efConstruction }, index, index.getMaxElements());
     for (const label of meta.deleted) wrapper.deleted.add(label);
     for (const label of index.getIdsList()) if (!wrapper.deleted.has(label)) wrapper.labels.add(label);
-    return { index: wrapper, meta };
+    return wrapper;
   }
 
   get size(): number {

@@ -51,6 +51,7 @@ const kindOf = (embedderId: string): 'ollama' | 'local' => (embedderId.startsWit
 
 export class VectorIndexManager {
   state: VectorState = { kind: 'empty' };
+  private preloading: Promise<{ index: HnswVectorIndex }> | undefined;
   /** Every paper changed at or before this store generation has its vector in the index. */
   private coveredGeneration = 0;
   readonly file: string;
@@ -61,6 +62,16 @@ export class VectorIndexManager {
     private readonly options: VectorIndexOptions,
   ) {
     this.file = vectorIndexPath(options.dataDir);
+  }
+
+  /**
+   * Starts reading the index file in the background (hnswlib's thread-pool read), so the caller
+   * can load everything else meanwhile; `open` then uses it. Failures surface in `open`.
+   */
+  preload(): void {
+    if (this.options.allowEmbedderChange || this.preloading || !readVectorIndexMeta(this.file)) return;
+    this.preloading = HnswVectorIndex.loadAsync(this.file, this.options.hnsw);
+    this.preloading.catch(() => undefined); // handled when `open` awaits it
   }
 
   /** Loads the index (or builds it the first time), then embeds papers it is missing. */
@@ -83,7 +94,8 @@ export class VectorIndexManager {
       return;
     }
     try {
-      const { index } = HnswVectorIndex.load(this.file, this.options.hnsw);
+      const { index } = await (this.preloading ?? HnswVectorIndex.loadAsync(this.file, this.options.hnsw));
+      this.preloading = undefined;
       this.state = { kind: 'ready', index, embedder };
       this.coveredGeneration = meta.storeGeneration;
     } catch (error) {
