@@ -138,7 +138,7 @@ export async function createPaperbot(config: Config, options: CompositionOptions
       relevanceThreshold: config.RELEVANCE_MIN_RATIO,
       retrievalMode: config.RETRIEVAL_MODE,
       embedderChoice: config.EMBEDDER,
-      fusion: { k: config.RRF_K, keywordWeight: config.RRF_KEYWORD_WEIGHT, vectorWeight: config.RRF_VECTOR_WEIGHT, candidates: config.RRF_CANDIDATES },
+      fusion: { k: config.RRF_K, keywordWeight: config.RRF_KEYWORD_WEIGHT, vectorWeight: config.RRF_VECTOR_WEIGHT, candidates: config.RRF_CANDIDATES, exactCandidates: config.RRF_EXACT_CANDIDATES },
     },
   });
 }

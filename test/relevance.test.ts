@@ -45,7 +45,7 @@ describe('keyword retrieval on the seed corpus', () => {
 
   beforeEach(async () => {
     library = await PaperLibrary.open({ dataDir: tempDir(), bm25: { k1: 1.2, b: 0.75, titleWeight: 3 }, shippedCorpusDir: SEED_DIR });
-    retriever = new Retriever(library.store, library.keywordIndex, null, THRESHOLD, { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100 });
+    retriever = new Retriever(library.store, library.keywordIndex, null, THRESHOLD, { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100, exactCandidates: 100 });
   });
 
   afterEach(() => library.close());

@@ -16,7 +16,7 @@ const DEFAULTS = loadConfig({});
 
 /** Nothing listens on the discard port: every Ollama call is refused at once. */
 const DEAD_OLLAMA = 'http://127.0.0.1:9';
-const FUSION = { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100 };
+const FUSION = { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100, exactCandidates: 20 };
 const NULL_TEXT = 'Null-text Inversion for Editing Real Images using Guided Diffusion Models';
 
 const opened: PaperbotCore[] = [];

@@ -50,6 +50,8 @@ export interface FusionSettings {
   vectorWeight: number;
   /** Candidates taken from each ranking before fusing. */
   candidates: number;
+  /** The top keyword candidates also scored exactly against their stored vectors (0: none). */
+  exactCandidates: number;
 }
 
 /**
@@ -93,7 +95,7 @@ export class Retriever {
     if (mode !== 'keyword' && terms.length > 0) {
       try {
         if (!this.vectors) throw new Error('vector search is not configured');
-        vectorHits = await this.vectors.search(query, mode === 'vector' ? k : candidates, mode === 'hybrid' ? keywordHits.map((hit) => hit.rowId) : []);
+        vectorHits = await this.vectors.search(query, mode === 'vector' ? k : candidates, mode === 'hybrid' ? keywordHits.slice(0, this.fusion.exactCandidates).map((hit) => hit.rowId) : []);
       } catch (error) {
         notices.push(`Vector search unavailable (${describeError(error)}); using keyword search only.`);
         this.logger?.warn({ err: error }, 'vector search failed; keyword only');
