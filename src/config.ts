@@ -99,7 +99,7 @@ export const configSchema = z.object({
   RRF_VECTOR_WEIGHT: z.coerce.number().min(0).max(10).default(0.3),
   RRF_CANDIDATES: z.coerce.number().int().min(1).max(1000).default(50),
   /** Top keyword candidates scored exactly against their stored vectors, beside HNSW's own hits. */
-  RRF_EXACT_CANDIDATES: z.coerce.number().int().min(0).max(1000).default(20),
+  RRF_EXACT_CANDIDATES: z.coerce.number().int().min(0).max(1000).default(50),
   HNSW_M: z.coerce.number().int().min(4).max(96).default(16),
   HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(10).max(1000).default(40),
   HNSW_EF_SEARCH: z.coerce.number().int().min(10).max(2000).default(64),

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPaperbot, type CompositionOptions } from '../src/composition-root.ts';
@@ -7,7 +7,7 @@ import { PaperbotError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import type { PaperbotCore, Stats } from '../src/rag/paperbot-core.ts';
 import { Retriever } from '../src/rag/retrieval.ts';
-import { metaPath, readVectorIndexMeta } from '../src/rag/vector/hnsw-vector-index.ts';
+import { copyPath, metaPath, readVectorIndexMeta } from '../src/rag/vector/hnsw-vector-index.ts';
 import { vectorIndexPath } from '../src/rag/vector/vector-index-manager.ts';
 import { tempDir } from './helpers/temp.ts';
 
@@ -234,6 +234,19 @@ describe('VectorIndexManager through the composition root', () => {
     const reopened = await open(dataDir, { EMBEDDER: 'local', LOCAL_EMBED_DIM: '512' });
     expect(reopened.notices).toEqual([]);
     expect(readyVectorIndex(await reopened.core.stats()).dimension).toBe(512);
+  });
+
+  it('a missing int8 vector copy is rebuilt on open, with a notice, and hybrid search works again', async () => {
+    const dataDir = await builtDataDir();
+    rmSync(copyPath(vectorIndexPath(dataDir)));
+    const { core, notices } = await open(dataDir);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/vector copy .* is unusable \(missing\)/);
+    expect(existsSync(copyPath(vectorIndexPath(dataDir)))).toBe(true);
+    const result = await core.search('text-guided diffusion real image editing', 5, 'hybrid');
+    expect(result.mode).toBe('hybrid');
+    expect(result.hits[0]!.title).toBe(NULL_TEXT);
+    close(core);
   });
 
   it('a truncated vector index file is rebuilt on open, with a notice, and search still works', async () => {

@@ -12,6 +12,7 @@ import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
 import { PaperbotError } from '../../errors.ts';
 import type { ScoredRowId } from '../ports.ts';
+import { QuantizedVectors } from './quantized-vectors.ts';
 
 const { HierarchicalNSW } = hnswlib;
 type Hnsw = InstanceType<typeof HierarchicalNSW>;
@@ -58,6 +59,11 @@ export function metaPath(file: string): string {
   return `${file}.json`;
 }
 
+/** The int8 copy of the vectors beside the index, for exact re-scoring. */
+export function copyPath(file: string): string {
+  return `${file}.q8`;
+}
+
 /** Reads the sidecar of an index file; undefined when there is none or it is unreadable. */
 export function readVectorIndexMeta(file: string): VectorIndexMeta | undefined {
   try {
@@ -79,6 +85,7 @@ export class HnswVectorIndex {
     readonly params: HnswParams,
     index: Hnsw,
     capacity: number,
+    private readonly copy: QuantizedVectors,
   ) {
     this.index = index;
     this.capacity = capacity;
@@ -89,7 +96,7 @@ export class HnswVectorIndex {
     const capacity = Math.max(16, initialCapacity);
     index.initIndex({ maxElements: capacity, m: params.m, efConstruction: params.efConstruction, randomSeed: 100, allowReplaceDeleted: true });
     index.setEf(params.efSearch);
-    return new HnswVectorIndex(embedderId, dimension, params, index, capacity);
+    return new HnswVectorIndex(embedderId, dimension, params, index, capacity, new QuantizedVectors(dimension, capacity));
   }
 
   /**
@@ -104,7 +111,7 @@ export class HnswVectorIndex {
     } catch (error) {
       throw new PaperbotError('index', `hnswlib could not read the vector index ${file}: ${(error as Error).message}`, { cause: error });
     }
-    return { index: HnswVectorIndex.wrap(index, meta, params), meta };
+    return { index: HnswVectorIndex.wrap(index, meta, params, QuantizedVectors.loadSync(copyPath(file))), meta };
   }
 
   /**
@@ -114,12 +121,14 @@ export class HnswVectorIndex {
   static async loadAsync(file: string, params: HnswParams): Promise<{ index: HnswVectorIndex; meta: VectorIndexMeta }> {
     const meta = HnswVectorIndex.check(file);
     const index = new HierarchicalNSW('cosine', meta.dimension);
+    const copy = QuantizedVectors.load(copyPath(file));
+    copy.catch(() => undefined); // awaited below
     try {
       await index.readIndex(file, true);
     } catch (error) {
       throw new PaperbotError('index', `hnswlib could not read the vector index ${file}: ${(error as Error).message}`, { cause: error });
     }
-    return { index: HnswVectorIndex.wrap(index, meta, params), meta };
+    return { index: HnswVectorIndex.wrap(index, meta, params, await copy), meta };
   }
 
   /** The sidecar, size and edge-checksum checks; throws an `index` error when any fails. */
@@ -137,10 +146,13 @@ export class HnswVectorIndex {
     return meta;
   }
 
-  private static wrap(index: Hnsw, meta: VectorIndexMeta, params: HnswParams): HnswVectorIndex {
+  private static wrap(index: Hnsw, meta: VectorIndexMeta, params: HnswParams, copy: QuantizedVectors): HnswVectorIndex {
+    if (copy.dimension !== meta.dimension || copy.size !== meta.count) {
+      throw new PaperbotError('index', `The vector copy beside the index holds ${copy.size} vectors of ${copy.dimension} dimensions, but the index ${meta.count} of ${meta.dimension}.`);
+    }
     // readIndex resets ef to 10: set it again, or recall quietly collapses.
     index.setEf(params.efSearch);
-    const wrapper = new HnswVectorIndex(meta.embedderId, meta.dimension, { ...params, m: meta.m, efConstruction: meta.efConstruction }, index, index.getMaxElements());
+    const wrapper = new HnswVectorIndex(meta.embedderId, meta.dimension, { ...params, m: meta.m, efConstruction: meta.efConstruction }, index, index.getMaxElements(), copy);
     for (const label of meta.deleted) wrapper.deleted.add(label);
     for (const label of index.getIdsList()) if (!wrapper.deleted.has(label)) wrapper.labels.add(label);
     return wrapper;
@@ -173,12 +185,14 @@ export class HnswVectorIndex {
     }
     // hnswlib wants a plain array; the typed array is converted one vector at a time.
     this.index.addPoint(Array.from(vector), rowId, false);
+    this.copy.set(rowId, vector);
     this.labels.add(rowId);
   }
 
   remove(rowId: number): void {
     if (!this.labels.has(rowId)) return;
     this.index.markDelete(rowId);
+    this.copy.remove(rowId);
     this.labels.delete(rowId);
     this.deleted.add(rowId);
   }
@@ -196,27 +210,11 @@ export class HnswVectorIndex {
   }
 
   /**
-   * Exact cosine similarity of the query to the stored vectors of the given papers (those in the
-   * index). Cheap for a few hundred papers, and immune to HNSW's approximate recall.
+   * Cosine similarity of the query to the stored vectors of the given papers (those in the
+   * index), from the int8 copy: cheap for hundreds of papers, and immune to HNSW's approximate recall.
    */
   similarity(vector: Float32Array, rowIds: readonly number[]): ScoredRowId[] {
-    let queryNorm = 0;
-    for (let i = 0; i < vector.length; i++) queryNorm += vector[i]! * vector[i]!;
-    queryNorm = Math.sqrt(queryNorm) || 1;
-    const scored: ScoredRowId[] = [];
-    for (const rowId of rowIds) {
-      if (!this.labels.has(rowId)) continue;
-      const stored = this.index.getPoint(rowId);
-      let dot = 0;
-      let norm = 0;
-      for (let i = 0; i < stored.length; i++) {
-        const value = stored[i]!;
-        dot += value * vector[i]!;
-        norm += value * value;
-      }
-      scored.push({ rowId, score: dot / (queryNorm * (Math.sqrt(norm) || 1)) });
-    }
-    return scored;
+    return this.copy.similarity(vector, rowIds.filter((rowId) => this.labels.has(rowId)));
   }
 
   /** Writes the index and its sidecar atomically, stamped with the store generation it matches. */
@@ -238,6 +236,7 @@ export class HnswVectorIndex {
         edgeChecksum: edgeChecksum(temp, size),
         savedAt: new Date().toISOString(),
       };
+      this.copy.save(copyPath(file));
       renameSync(temp, file);
       const metaTemp = `${metaPath(file)}.${process.pid}.tmp`;
       writeFileSync(metaTemp, `${JSON.stringify(meta, null, 2)}\n`);

@@ -88,7 +88,7 @@ export class VectorIndexManager {
     try {
       embedder = await this.factory.recreate(meta.embedderId, meta.dimension);
     } catch (error) {
-      const reason = `the vector index was built with ${meta.embedderId}, which is unavailable: ${describeError(error)}`;
+      const reason = `the vector index was built with ${meta.embedderId}, which is unavailable: ${describeError(error)} (once it is back, paperbot uses it again; \`paperbot index --rebuild\` switches embedders)`;
       this.state = { kind: 'unavailable', reason, meta };
       this.options.notify?.(`Using keyword search only: ${reason}`);
       return;
