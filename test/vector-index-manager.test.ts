@@ -352,3 +352,26 @@ describe('Retriever falls back to keyword search when vectors are unavailable', 
     expect(result.notices).toEqual([expect.stringMatching(/no vector index yet/)]);
   });
 });
+
+describe('a store from before the vector index', () => {
+  it('embeds every paper when its vector index is first built, including rows whose change generation is 0', async () => {
+    const dataDir = tempDir();
+    // Build a keyword-only library, then zero the change generations, as a database migrated
+    // from the first release has them.
+    const keywordOnly = await createPaperbot(loadConfig({ PAPERBOT_DATA_DIR: dataDir, RETRIEVAL_MODE: 'keyword', OLLAMA_HOST: 'http://127.0.0.1:47' }), { logger: createLogger('silent') });
+    keywordOnly.close();
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(path.join(dataDir, 'papers.sqlite'));
+    db.exec('UPDATE papers SET changed_generation = 0');
+    db.close();
+
+    const core = await createPaperbot(loadConfig({ PAPERBOT_DATA_DIR: dataDir, EMBEDDER: 'local', LOCAL_EMBED_DIM: '256', OLLAMA_HOST: 'http://127.0.0.1:47' }), { logger: createLogger('silent') });
+    try {
+      const stats = await core.stats();
+      expect(stats.vectorIndex.state).toBe('ready');
+      expect(stats.vectorIndex.state === 'ready' && stats.vectorIndex.papers).toBe(53);
+    } finally {
+      core.close();
+    }
+  });
+});

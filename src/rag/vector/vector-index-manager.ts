@@ -200,7 +200,8 @@ export class VectorIndexManager {
     }
     const index = HnswVectorIndex.create(embedder.id, embedder.dimension, this.options.hnsw, Math.max(1024, Math.ceil(this.store.count() * 1.1)));
     this.state = { kind: 'ready', index, embedder };
-    this.coveredGeneration = 0;
+    // Below every generation: rows from before generations were recorded (0) are embedded too.
+    this.coveredGeneration = -1;
     const { error } = await this.catchUp();
     if (error && index.size === 0) {
       this.state = { kind: 'unavailable', reason: error.message };
