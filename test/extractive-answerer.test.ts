@@ -20,7 +20,7 @@ let core: PaperbotCore;
 
 beforeEach(async () => {
   const dir = tempDir();
-  core = await createPaperbot(loadConfig({ PAPERBOT_DATA_DIR: dir, LOG_LEVEL: 'silent' }), { seed: true });
+  core = await createPaperbot(loadConfig({ PAPERBOT_DATA_DIR: dir, LOG_LEVEL: 'silent', OLLAMA_HOST: 'http://127.0.0.1:47', EMBEDDER: 'local', LOCAL_EMBED_DIM: '256' }), { seed: true });
 });
 
 afterEach(() => core.close());
