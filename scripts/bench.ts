@@ -1,16 +1,18 @@
 /**
  * `npm run bench`: speed figures, printed with their settings and the machine. Not a test.
  *   1. first `ask` on a fresh data directory (shipped corpus ingested on the way), then a warm one;
- *   2. ingest of a large corpus (default: the 74k arXiv abstracts in ../shared) into a fresh store;
+ *   2. ingest + embed + index of 10k papers (the corpus's first 10,000) and of the whole large
+ *      corpus (default: the 74k arXiv abstracts in ../shared), each in a process of its own, with peak RSS;
  *   3. a cold `ask` (a new process) against the large store;
  *   4. keyword, vector and hybrid retrieval latency over natural-language questions at that size.
  * Options: --corpus FILE, --questions FILE (repeatable), --runs N, --keep DIR (reuse/keep the large store).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import { createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
@@ -79,6 +81,36 @@ if (!existsSync(options.corpus)) {
   console.log(`large corpus ${options.corpus} not found: skipping ingest and latency figures`);
   process.exit(0);
 }
+const indexSettings = `${config.RETRIEVAL_MODE} retrieval, embedder ${config.EMBEDDER} (local: ${config.LOCAL_EMBED_DIM} dims), HNSW M=${config.HNSW_M} efConstruction=${config.HNSW_EF_CONSTRUCTION} ef=${config.HNSW_EF_SEARCH}`;
+
+/** Ingests `corpus` into `dataDir` in a child process; returns its time and peak memory. */
+function ingestInChild(dataDir: string, corpus: string): { ms: number; maxRssMB: number; added: number } {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...env, PAPERBOT_BENCH_CHILD_INGEST: JSON.stringify([dataDir, corpus]) },
+    encoding: 'utf8',
+    cwd: ROOT,
+    maxBuffer: 1 << 26,
+  });
+  if (child.status !== 0) throw new Error(`ingest failed: ${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { ms: number; maxRssMB: number; added: number };
+}
+
+// 2a. Ingest + embed + index at 10k papers: the first 10,000 records of the corpus.
+{
+  const smallDir = mkdtempSync(path.join(os.tmpdir(), 'paperbot-bench-10k-'));
+  try {
+    const raw = readFileSync(options.corpus);
+    const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
+    const lines = text.split('\n').filter((line) => line.trim()).slice(0, 10_000);
+    const smallCorpus = path.join(smallDir, 'corpus-10k.jsonl');
+    writeFileSync(smallCorpus, `${lines.join('\n')}\n`);
+    const result = ingestInChild(path.join(smallDir, 'data'), smallCorpus);
+    console.log(`ingest + embed + index ${result.added} papers (+ seed), own process: ${fmt(result.ms)}, peak RSS ${result.maxRssMB.toFixed(0)} MB [${indexSettings}]`);
+  } finally {
+    rmSync(smallDir, { recursive: true, force: true });
+  }
+}
+
 const largeDir = options.keep ?? mkdtempSync(path.join(os.tmpdir(), 'paperbot-bench-large-'));
 try {
   const statsRun = spawnSync(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), 'stats', '--json'], { env: { ...env, PAPERBOT_DATA_DIR: largeDir }, encoding: 'utf8', cwd: os.tmpdir() });
@@ -86,15 +118,8 @@ try {
   if (existing > 1000) {
     console.log(`ingest: skipped, ${largeDir} already holds ${existing} papers`);
   } else {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-      env: { ...env, PAPERBOT_BENCH_CHILD_INGEST: JSON.stringify([largeDir, options.corpus]) },
-      encoding: 'utf8',
-      cwd: ROOT,
-      maxBuffer: 1 << 26,
-    });
-    if (child.status !== 0) throw new Error(`ingest failed: ${child.stderr}`);
-    const result = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { ms: number; maxRssMB: number; added: number };
-    console.log(`ingest + embed + index ${path.basename(options.corpus)} (${result.added} papers, seed included, own process): ${fmt(result.ms)}, peak RSS ${result.maxRssMB.toFixed(0)} MB`);
+    const result = ingestInChild(largeDir, options.corpus);
+    console.log(`ingest + embed + index ${result.added} papers (+ seed) from ${path.basename(options.corpus)}, own process: ${fmt(result.ms)}, peak RSS ${result.maxRssMB.toFixed(0)} MB [${indexSettings}]`);
   }
 
   // 3. Cold asks against the large store, before this process holds the library in memory too.

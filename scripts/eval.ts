@@ -4,7 +4,7 @@
  *   --beir DIR [--split test]  loads a BEIR dataset into a temporary store, removed afterwards
  * With --json, stdout holds one JSON object; otherwise a table.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -12,12 +12,19 @@ import { z } from 'zod';
 import { RETRIEVAL_MODES } from '../src/rag/retrieval.ts';
 import { createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
-import { describeError, exitCodeFor } from '../src/errors.ts';
+import { describeError, exitCodeFor, PaperbotError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { terminalProgress } from '../src/adapters/cli/progress.ts';
 import { evaluateQuestions, loadBeir, loadQuestions, scoreBeir } from './eval-lib.ts';
 
+// Like the CLI, read settings from .env in the working directory.
+if (existsSync('.env')) process.loadEnvFile('.env');
+
 const program = new Command('eval')
+  .exitOverride((error) => {
+    // Usage errors exit 2, as in the CLI; help is not an error.
+    process.exit(error.code === 'commander.helpDisplayed' || error.code === 'commander.help' ? 0 : 2);
+  })
   .option('--questions <file>', 'question set (JSON Lines: {id, question, gold, kind?})')
   .option('--beir <dir>', 'BEIR dataset directory (corpus.jsonl[.gz], queries.jsonl, qrels/<split>.tsv)')
   .option('--split <name>', 'qrels split for --beir', 'test')
@@ -33,8 +40,8 @@ const notify = (message: string) => process.stderr.write(`eval: ${message}\n`);
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
-  const progress = terminalProgress('auto');
-  if (!options.questions && !options.beir) throw new Error('Give --questions FILE.jsonl or --beir DIR.');
+  const progress = terminalProgress(config.PROGRESS === undefined ? 'auto' : config.PROGRESS ? 'on' : 'off');
+  if (!options.questions && !options.beir) throw new PaperbotError('usage', 'Give --questions FILE.jsonl or --beir DIR.');
 
   if (options.questions) {
     const questions = loadQuestions(options.questions);
@@ -68,6 +75,9 @@ async function main(): Promise<void> {
       try {
         const report = await core.ingest([dataset.corpusFile], 'beir');
         notify(`loaded ${report.totals.added} documents from ${dataset.corpusFile}`);
+        if (report.totals.rejected) {
+          notify(`${report.totals.rejected} documents were rejected (e.g. ${report.files[0]?.rejected[0]?.reason ?? '?'}); judged ones among them count as misses`);
+        }
         const modes = core.library.vectors?.state.kind === 'ready' ? RETRIEVAL_MODES : (['keyword'] as const);
         const scores: Record<string, { 'ndcg@10': number; 'recall@100': number }> = {};
         let queries = 0;
