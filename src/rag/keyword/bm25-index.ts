@@ -12,10 +12,11 @@
  * their title and abstract term frequencies). Additions go to a pending list and are merged in by
  * `commit()` with one counting sort, which costs O(total postings): cheap next to reading a corpus.
  */
-import { mkdirSync, openSync, readFileSync, renameSync, writeSync, closeSync, fsyncSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PaperbotError } from '../../errors.ts';
+import { writeFileAtomically } from '../atomic-file.ts';
 import type { ScoredRowId } from '../ports.ts';
 import { documentTerms } from '../text.ts';
 
@@ -274,24 +275,17 @@ export class Bm25KeywordIndex {
     const headerLength = Buffer.alloc(4);
     headerLength.writeUInt32LE(header.length);
 
-    mkdirSync(path.dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    const fd = openSync(temp, 'w');
+    const parts: Buffer[] = [Buffer.from(MAGIC), headerLength, header];
+    for (const section of sections) {
+      parts.push(section);
+      // Sections start on 8-byte boundaries, so typed arrays can view them after a load.
+      const padding = (8 - (section.length % 8)) % 8;
+      if (padding) parts.push(Buffer.alloc(padding));
+    }
     try {
-      writeSync(fd, Buffer.from(MAGIC));
-      writeSync(fd, headerLength);
-      writeSync(fd, header);
-      for (const section of sections) {
-        writeSync(fd, section);
-        const padding = (8 - (section.length % 8)) % 8;
-        if (padding) writeSync(fd, Buffer.alloc(padding));
-      }
-      fsyncSync(fd);
-      closeSync(fd);
-      renameSync(temp, file);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileAtomically(file, parts);
     } catch (error) {
-      closeSync(fd);
-      rmSync(temp, { force: true });
       throw new PaperbotError('io', `Could not write the keyword index to ${file}: ${(error as Error).message}. Free some disk space and run the command again.`, { cause: error });
     }
   }

@@ -6,11 +6,12 @@
  * dimension, parameters, the store generation it matches, and the file's size and a CRC32 of its
  * first and last 64 KiB: a load check that costs microseconds instead of hashing a large file.
  */
-import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
 import { PaperbotError } from '../../errors.ts';
+import { writeFileAtomically } from '../atomic-file.ts';
 import type { ScoredRowId } from '../ports.ts';
 import { QuantizedVectors } from './quantized-vectors.ts';
 
@@ -238,9 +239,7 @@ export class HnswVectorIndex {
       };
       this.copy.save(copyPath(file));
       renameSync(temp, file);
-      const metaTemp = `${metaPath(file)}.${process.pid}.tmp`;
-      writeFileSync(metaTemp, `${JSON.stringify(meta, null, 2)}\n`);
-      renameSync(metaTemp, metaPath(file));
+      writeFileAtomically(metaPath(file), [Buffer.from(`${JSON.stringify(meta, null, 2)}\n`)]);
       return meta;
     } catch (error) {
       rmSync(temp, { force: true });

@@ -5,10 +5,11 @@
  * candidates of each query; this copy costs a quarter of the float index's memory and scores a
  * hundred candidates in well under a millisecond. Quantisation error on a cosine is about 1%.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { PaperbotError } from '../../errors.ts';
+import { writeFileAtomically } from '../atomic-file.ts';
 import type { ScoredRowId } from '../ports.ts';
 
 const MAGIC = 'PBQ8';
@@ -89,18 +90,7 @@ export class QuantizedVectors {
     header.writeUInt32LE(this.dimension, 4);
     header.writeUInt32LE(this.used, 8);
     header.writeUInt32LE(crc32(scales, crc32(rowIds)) >>> 0, 12);
-    const temp = `${file}.${process.pid}.tmp`;
-    const fd = openSync(temp, 'w');
-    try {
-      for (const part of [header, rowIds, scales, data]) writeSync(fd, part);
-      fsyncSync(fd);
-      closeSync(fd);
-      renameSync(temp, file);
-    } catch (error) {
-      closeSync(fd);
-      rmSync(temp, { force: true });
-      throw error;
-    }
+    writeFileAtomically(file, [header, rowIds, scales, data]);
   }
 
   static async load(file: string): Promise<QuantizedVectors> {
