@@ -194,11 +194,13 @@ export class PaperbotCore {
     return this.library.ingest(paths, format ? { format } : {});
   }
 
-  /** Rebuilds the keyword index and the vector index (with `embedder`, default the configured choice). */
+  /**
+   * Rebuilds the keyword index and, unless vector search is off (RETRIEVAL_MODE=keyword), the
+   * vector index with `embedder`.
+   */
   async rebuildIndexes(embedder: EmbedderChoice): Promise<Stats> {
     this.library.rebuildKeywordIndex();
-    if (!this.library.vectors) throw new PaperbotError('config', 'Vector search is turned off (RETRIEVAL_MODE=keyword): there is no vector index to rebuild.');
-    await this.library.vectors.rebuild(embedder);
+    await this.library.vectors?.rebuild(embedder);
     return this.stats();
   }
 
