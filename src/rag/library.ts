@@ -13,6 +13,7 @@ import type { CorpusFormat } from './corpus/formats.ts';
 import { Bm25KeywordIndex, type Bm25Params } from './keyword/bm25-index.ts';
 import type { PaperRecord } from './paper.ts';
 import type { PaperStore, UpsertStatus } from './ports.ts';
+import { SqliteFeedbackStore } from './store/sqlite-feedback-store.ts';
 import { SqlitePaperStore } from './store/sqlite-paper-store.ts';
 import { silentProgress, type ProgressReporter } from './progress.ts';
 import { VectorIndexManager, type EmbedderFactory, type VectorIndexOptions } from './vector/vector-index-manager.ts';
@@ -59,6 +60,8 @@ const BATCH_SIZE = 2000;
 export class PaperLibrary {
   readonly keywordIndexFile: string;
   vectors: VectorIndexManager | null = null;
+  /** Answers posted in chat and their 👍 / 👎, in the same database. */
+  feedback!: SqliteFeedbackStore;
   private constructor(
     readonly dataDir: string,
     readonly store: PaperStore,
@@ -83,6 +86,7 @@ export class PaperLibrary {
       const { index, savedGeneration } = loadOrRebuildKeywordIndex(store, dataDir, options);
       // `vectors` is attached after seeding, so the seed ingest does not embed twice.
       const library = new PaperLibrary(dataDir, store, index, savedGeneration, options);
+      library.feedback = new SqliteFeedbackStore(store.connection);
       built.library = library;
       if (options.shippedCorpusDir && store.count() === 0 && store.getMeta('seeded_at') === undefined) {
         options.notify?.(`First run: ingesting the shipped corpus from ${path.relative(process.cwd(), options.shippedCorpusDir) || options.shippedCorpusDir}.`);

@@ -15,6 +15,7 @@ import type { IngestReport, PaperLibrary } from './library.ts';
 import type { Paper } from './paper.ts';
 import type { AnswerEvent, Answerer } from './ports.ts';
 import { Retriever, type FusionSettings, type RelevanceDecision, type RetrievalMode } from './retrieval.ts';
+import type { FeedbackEntry, Rating } from './store/sqlite-feedback-store.ts';
 import type { EmbedderChoice } from './vector/vector-index-manager.ts';
 
 export interface CoreSettings {
@@ -202,6 +203,21 @@ export class PaperbotCore {
     this.library.rebuildKeywordIndex();
     await this.library.vectors?.rebuild(embedder);
     return this.stats();
+  }
+
+  /** Logs an answer posted on a chat platform; the returned id goes into its feedback buttons. */
+  logAnswer(answer: Answer, platform: string): number {
+    return this.library.feedback.logAnswer({ platform, question: answer.question, paperIds: answer.sources.map((s) => s.paperId), mode: answer.mode });
+  }
+
+  /** Stores a 👍 / 👎 on a logged answer, with its question, papers and mode. */
+  recordFeedback(answerId: number, userId: string, rating: Rating): FeedbackEntry {
+    return this.library.feedback.record(answerId, userId, rating);
+  }
+
+  /** Stored feedback, newest first. */
+  feedback(limit = 100): FeedbackEntry[] {
+    return this.library.feedback.list(limit);
   }
 
   async stats(): Promise<Stats> {

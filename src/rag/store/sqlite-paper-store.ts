@@ -130,6 +130,11 @@ export class SqlitePaperStore implements PaperStore {
     };
   }
 
+  /** The open connection, for stores that keep their own tables in the same database (feedback). */
+  get connection(): SqliteDatabase {
+    return this.db;
+  }
+
   upsert(record: PaperRecord, source: string): { status: UpsertStatus; paper: Paper } {
     const identity = paperIdentity(record);
     const existing = this.statements.byId.get(identity.id);

@@ -1,0 +1,115 @@
+/**
+ * Answers given in chat, and the 👍 / 👎 their askers press, kept in the paper database so a
+ * research group can see which questions the bot answers badly. An answer is logged when it is
+ * posted (its id goes into the buttons); a press stores the rating with the question, the
+ * retrieved paper ids and the answer mode copied from that log.
+ */
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import { z } from 'zod';
+import { PaperbotError } from '../../errors.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS answer_log (
+  id         INTEGER PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  platform   TEXT NOT NULL,
+  question   TEXT NOT NULL,
+  paper_ids  TEXT NOT NULL,
+  mode       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+  id         INTEGER PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  answer_id  INTEGER NOT NULL REFERENCES answer_log(id),
+  platform   TEXT NOT NULL,
+  user_id    TEXT NOT NULL,
+  rating     TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+  question   TEXT NOT NULL,
+  paper_ids  TEXT NOT NULL,
+  mode       TEXT NOT NULL,
+  UNIQUE (answer_id, user_id)
+);
+`;
+
+export type Rating = 'up' | 'down';
+
+export interface LoggedAnswer {
+  platform: string;
+  question: string;
+  paperIds: string[];
+  mode: string;
+}
+
+export interface FeedbackEntry extends LoggedAnswer {
+  id: number;
+  createdAt: string;
+  answerId: number;
+  userId: string;
+  rating: Rating;
+}
+
+interface FeedbackRow {
+  id: number;
+  created_at: string;
+  answer_id: number;
+  platform: string;
+  user_id: string;
+  rating: Rating;
+  question: string;
+  paper_ids: string;
+  mode: string;
+}
+
+const paperIds = z.array(z.string()).catch([]);
+
+export class SqliteFeedbackStore {
+  private readonly statements: {
+    logAnswer: Statement<[string, string, string, string, string]>;
+    answer: Statement<[number], { platform: string; question: string; paper_ids: string; mode: string }>;
+    record: Statement<[string, number, string, string, Rating, string, string, string]>;
+    list: Statement<[number], FeedbackRow>;
+  };
+
+  constructor(db: SqliteDatabase) {
+    db.exec(SCHEMA);
+    this.statements = {
+      logAnswer: db.prepare('INSERT INTO answer_log (created_at, platform, question, paper_ids, mode) VALUES (?, ?, ?, ?, ?)'),
+      answer: db.prepare('SELECT platform, question, paper_ids, mode FROM answer_log WHERE id = ?'),
+      // A second press by the same person changes their rating instead of adding a row.
+      record: db.prepare(`INSERT INTO feedback (created_at, answer_id, platform, user_id, rating, question, paper_ids, mode)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (answer_id, user_id) DO UPDATE SET rating = excluded.rating, created_at = excluded.created_at`),
+      list: db.prepare('SELECT * FROM feedback ORDER BY id DESC LIMIT ?'),
+    };
+  }
+
+  /** Logs an answer as it is posted; returns the id its feedback buttons carry. */
+  logAnswer(answer: LoggedAnswer): number {
+    const result = this.statements.logAnswer.run(new Date().toISOString(), answer.platform, answer.question, JSON.stringify(answer.paperIds), answer.mode);
+    return Number(result.lastInsertRowid);
+  }
+
+  /** Stores one person's rating of a logged answer (their latest press wins). */
+  record(answerId: number, userId: string, rating: Rating): FeedbackEntry {
+    const answer = this.statements.answer.get(answerId);
+    if (!answer) throw new PaperbotError('not_found', `No answer ${answerId} to rate: it may come from another paperbot data directory.`);
+    const createdAt = new Date().toISOString();
+    this.statements.record.run(createdAt, answerId, answer.platform, userId, rating, answer.question, answer.paper_ids, answer.mode);
+    return { id: 0, createdAt, answerId, userId, rating, platform: answer.platform, question: answer.question, paperIds: paperIds.parse(JSON.parse(answer.paper_ids)), mode: answer.mode };
+  }
+
+  /** The newest feedback first. */
+  list(limit = 100): FeedbackEntry[] {
+    return this.statements.list.all(limit).map((row) => ({
+      id: row.id,
+      createdAt: row.created_at,
+      answerId: row.answer_id,
+      platform: row.platform,
+      userId: row.user_id,
+      rating: row.rating,
+      question: row.question,
+      paperIds: paperIds.parse(JSON.parse(row.paper_ids)),
+      mode: row.mode,
+    }));
+  }
+}
