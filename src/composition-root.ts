@@ -4,7 +4,10 @@
  * extractive answerers) before handing them to the core.
  */
 import path from 'node:path';
+import { DiscordBot } from './adapters/discord/discord-bot.ts';
 import { OllamaAnswerer } from './adapters/ollama/ollama-answerer.ts';
+import { AnswerQueue } from './adapters/shared/answer-queue.ts';
+import { RateLimiter } from './adapters/shared/rate-limiter.ts';
 import { hasModel, listOllamaModels, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
 import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
 import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
@@ -143,3 +146,25 @@ export async function createPaperbot(config: Config, options: CompositionOptions
   });
 }
 
+
+/** The chat adapters' shared parts: one queue in front of the model, one per-user rate limit. */
+export function createChatServices(config: Config): { queue: AnswerQueue; limiter: RateLimiter } {
+  return {
+    queue: new AnswerQueue({ concurrency: config.ANSWER_CONCURRENCY }),
+    limiter: new RateLimiter({ limit: config.RATE_LIMIT_PER_MINUTE, windowMs: 60_000 }),
+  };
+}
+
+/** The Discord bot, or null when Discord is not configured (DISCORD_TOKEN unset). */
+export function createDiscordBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger): DiscordBot | null {
+  if (!config.DISCORD_TOKEN) return null;
+  return new DiscordBot(core, {
+    token: config.DISCORD_TOKEN,
+    apiBase: config.DISCORD_API_BASE,
+    messageContent: config.DISCORD_MESSAGE_CONTENT,
+    editIntervalMs: config.DISCORD_EDIT_INTERVAL_MS,
+    queue: services.queue,
+    limiter: services.limiter,
+    logger,
+  });
+}

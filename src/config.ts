@@ -117,6 +117,18 @@ export const configSchema = z.object({
   /** Sentences quoted in an extractive answer. */
   EXTRACTIVE_SENTENCES: z.coerce.number().int().min(1).max(10).default(3),
   PROGRESS: booleanSetting.optional(),
+
+  /** Chat adapters: questions answered at once (1 suits a local Ollama), and per-user limits. */
+  ANSWER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1000).default(5),
+  DISCORD_TOKEN: z.string().trim().optional(),
+  DISCORD_APP_ID: z.string().trim().regex(/^\d+$/, 'a numeric application id').optional(),
+  /** REST base handed to discord.js unchanged (it appends /v10); the gateway URL comes from it too. */
+  DISCORD_API_BASE: z.string().trim().url().default('https://discord.com/api'),
+  /** Follow-ups in threads without a mention; needs the privileged Message Content intent. */
+  DISCORD_MESSAGE_CONTENT: booleanSetting.default(false),
+  /** Shortest time between two edits of a streaming answer (Discord rate-limits edits). */
+  DISCORD_EDIT_INTERVAL_MS: z.coerce.number().int().min(200).max(10_000).default(1000),
 });
 
 export type Config = z.output<typeof configSchema>;

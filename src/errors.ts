@@ -18,7 +18,7 @@ export type ErrorCode =
   | 'internal';
 
 export class PaperbotError extends Error {
-  override readonly name = 'PaperbotError';
+  override readonly name: string = 'PaperbotError';
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

@@ -68,6 +68,32 @@ export interface Stats {
   settings: { topK: number; maxQuestionChars: number; relevanceThreshold: number; retrievalMode: RetrievalMode; fusion: FusionSettings };
 }
 
+/** An earlier turn of a conversation: the question and the answer given (with its numbered sources). */
+export interface PastTurn {
+  question: string;
+  answer: Pick<Answer, 'text' | 'sources'>;
+}
+
+export interface AskOptions {
+  signal?: AbortSignal;
+  /** Earlier turns of the same conversation (a chat thread), oldest first. */
+  history?: readonly PastTurn[];
+}
+
+/**
+ * The retrieval query of a follow-up: the question, the titles of the papers it points at by
+ * number ("how does it compare to [2]?" names the last answer's source 2), and the previous
+ * question, so "and what about its limits?" still finds the topic.
+ */
+export function followUpQuery(question: string, history: readonly PastTurn[]): string {
+  const last = history[history.length - 1];
+  if (!last) return question;
+  const referenced = [...question.matchAll(/\[(\d+)\]/g)]
+    .map((match) => last.answer.sources.find((source) => source.n === Number(match[1]))?.title)
+    .filter((title): title is string => Boolean(title));
+  return [question, ...referenced, last.question].join('\n');
+}
+
 export interface CoreParts {
   library: PaperLibrary;
   /** The model answerer, or null when answers are extractive only. */
@@ -110,10 +136,12 @@ export class PaperbotCore {
    * A refused question never reaches the model. When the model fails (down, slow, missing,
    * broken mid-stream) the stream continues with the extractive answer and a notice saying why.
    */
-  async *askStream(question: string, signal?: AbortSignal): AsyncGenerator<CoreEvent> {
+  async *askStream(question: string, options: AskOptions = {}): AsyncGenerator<CoreEvent> {
+    const { signal, history = [] } = options;
     const started = performance.now();
     const text = this.validateQuestion(question);
-    const retrieval = await this.retriever().retrieve(text, this.settings.topK, this.settings.retrievalMode);
+    const retrieval = await this.retriever().retrieve(followUpQuery(text, history), this.settings.topK, this.settings.retrievalMode);
+    retrieval.query = text;
     const notices = [...retrieval.notices];
     for (const notice of retrieval.notices) yield { type: 'notice', text: notice };
 
@@ -125,7 +153,7 @@ export class PaperbotCore {
     } else if (this.parts.answerer) {
       let streamed = false;
       try {
-        for await (const event of this.parts.answerer.stream(text, retrieval, signal)) {
+        for await (const event of this.parts.answerer.stream(text, retrieval, { ...(signal ? { signal } : {}), history: history.map(({ question: q, answer: a }) => ({ question: q, answer: a.text })) })) {
           if (event.type === 'delta') streamed = true;
           if (event.type === 'answer') answer = event.answer;
           else yield event;
@@ -154,9 +182,9 @@ export class PaperbotCore {
   }
 
   /** The whole answer at once (for --json and tests). */
-  async ask(question: string, signal?: AbortSignal): Promise<Answer> {
+  async ask(question: string, options: AskOptions = {}): Promise<Answer> {
     let answer: Answer | undefined;
-    for await (const event of this.askStream(question, signal)) if (event.type === 'answer') answer = event.answer;
+    for await (const event of this.askStream(question, options)) if (event.type === 'answer') answer = event.answer;
     if (!answer) throw new PaperbotError('internal', 'The answer stream ended without an answer.');
     return answer;
   }

@@ -45,6 +45,12 @@ export interface ScoredRowId {
   score: number;
 }
 
+/** An earlier question and answer of the same conversation (a chat thread), oldest first. */
+export interface ConversationTurn {
+  question: string;
+  answer: string;
+}
+
 /** What an answerer streams: checked text as it is written, then exactly one final `Answer`. */
 export type AnswerEvent = { type: 'delta'; text: string } | { type: 'answer'; answer: Answer };
 
@@ -55,7 +61,7 @@ export type AnswerEvent = { type: 'delta'; text: string } | { type: 'answer'; an
  */
 export interface Answerer {
   readonly mode: Answer['mode'];
-  stream(question: string, retrieval: Retrieval, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
+  stream(question: string, retrieval: Retrieval, options?: { signal?: AbortSignal; history?: readonly ConversationTurn[] }): AsyncGenerator<AnswerEvent>;
 }
 
 /**

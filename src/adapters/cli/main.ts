@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { commands } from '../../commands/index.ts';
 import type { AnyCommand } from '../../commands/definition.ts';
-import { createPaperbot } from '../../composition-root.ts';
+import { createChatServices, createDiscordBot, createPaperbot } from '../../composition-root.ts';
+import { createLogger } from '../../logger.ts';
+import { registerSlashCommands } from '../discord/slash-commands.ts';
 import { loadConfig, type Config } from '../../config.ts';
 import { describeError, exitCodeFor, PaperbotError } from '../../errors.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
@@ -83,7 +85,54 @@ export function buildProgram(onConfig: () => Config): Command {
       await runCommand(definition, onConfig(), input, Boolean(options['json']));
     });
   }
+  program
+    .command('serve')
+    .description('Run the configured chat bots (Discord now; Slack and the digest later) until SIGINT/SIGTERM')
+    .action(async () => {
+      await serve(onConfig());
+    });
+  program
+    .command('discord:register')
+    .description('Register the slash commands with Discord (--guild ID: one server, instant; otherwise global)')
+    .option('--guild <id>', 'register in this server only')
+    .action(async (options: { guild?: string }) => {
+      const config = onConfig();
+      if (!config.DISCORD_TOKEN || !config.DISCORD_APP_ID) {
+        throw new PaperbotError('config', 'Set DISCORD_TOKEN and DISCORD_APP_ID (see .env.example and README "Discord") to register the slash commands.');
+      }
+      const count = await registerSlashCommands({ token: config.DISCORD_TOKEN, appId: config.DISCORD_APP_ID, apiBase: config.DISCORD_API_BASE, ...(options.guild ? { guildId: options.guild } : {}) });
+      process.stdout.write(`registered ${count} slash commands ${options.guild ? `in guild ${options.guild} (available now)` : 'globally (may take up to an hour to appear)'}\n`);
+    });
   return program;
+}
+
+/** Starts every configured part, prints one line per part, and stops them cleanly on a signal. */
+async function serve(config: Config): Promise<void> {
+  if (!config.DISCORD_TOKEN) {
+    throw new PaperbotError('config', 'Nothing to serve. Configure at least one part:\n  - Discord: set DISCORD_TOKEN and DISCORD_APP_ID (see README "Discord")');
+  }
+  const logger = createLogger(config.LOG_LEVEL);
+  const core = await createPaperbot(config, { notify, logger });
+  const bot = createDiscordBot(config, core, createChatServices(config), logger);
+  try {
+    if (bot) notify(`discord: ${await bot.start()}`);
+  } catch (error) {
+    core.close();
+    throw error;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      notify(`${signal}: stopping (answers in progress get up to 10 s)`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await bot?.stop();
+  core.close();
+  notify('stopped');
+  // Keep-alive sockets of the HTTP clients must not hold a stopped bot open.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
 }
 
 export async function main(argv: string[]): Promise<number> {

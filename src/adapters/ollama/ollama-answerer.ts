@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { PaperbotError } from '../../errors.ts';
 import { numberSources, round, type Answer, type Citation } from '../../rag/answer.ts';
 import { CitationFilter } from '../../rag/citations.ts';
-import type { AnswerEvent, Answerer } from '../../rag/ports.ts';
+import type { AnswerEvent, Answerer, ConversationTurn } from '../../rag/ports.ts';
 import { buildGroundedPrompt } from '../../rag/prompt.ts';
 import type { Retrieval } from '../../rag/retrieval.ts';
 import { createOllamaClient, describeOllamaError, idleWatchdog, type OllamaConnection } from './ollama-client.ts';
@@ -26,7 +26,8 @@ export class OllamaAnswerer implements Answerer {
 
   constructor(private readonly options: OllamaAnswererOptions) {}
 
-  async *stream(question: string, retrieval: Retrieval, signal?: AbortSignal): AsyncGenerator<AnswerEvent> {
+  async *stream(question: string, retrieval: Retrieval, options: { signal?: AbortSignal; history?: readonly ConversationTurn[] } = {}): AsyncGenerator<AnswerEvent> {
+    const { signal, history = [] } = options;
     const started = performance.now();
     const { connection, model } = this.options;
     const hits = retrieval.hits.slice(0, this.options.maxSources);
@@ -39,7 +40,7 @@ export class OllamaAnswerer implements Answerer {
     try {
       const parts = await client.chat({
         model,
-        messages: buildGroundedPrompt(question, hits),
+        messages: buildGroundedPrompt(question, hits, history),
         stream: true,
         options: { temperature: this.options.temperature, ...(this.options.seed === undefined ? {} : { seed: this.options.seed }) },
       });

@@ -1,0 +1,203 @@
+/**
+ * `paperbot serve` as a subprocess against a fake Discord (REST + gateway on loopback, via
+ * DISCORD_API_BASE) and the fake Ollama: the real discord.js client, the real ollama client.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containsMention } from '../src/rag/mentions.ts';
+import { ROOT, runCli } from './helpers/cli.ts';
+import { APP_ID, CHANNEL_ID, TOKEN, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './helpers/fake-discord.ts';
+import { startFakeOllama, type FakeOllama } from './helpers/fake-ollama.ts';
+import { tempDir } from './helpers/temp.ts';
+
+const SEED_TITLE = 'Null-text Inversion for Editing Real Images using Guided Diffusion Models';
+const QUESTION = 'How can I edit a real photo with a text-guided diffusion model?';
+
+interface Served {
+  child: ChildProcess;
+  stderr: () => string;
+  stop: () => Promise<number | null>;
+}
+
+async function serve(env: Record<string, string>): Promise<Served> {
+  let stderr = '';
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), 'serve'], {
+    cwd: os.tmpdir(),
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not become ready:\n${stderr}`)), 20_000);
+    const check = () => {
+      if (/discord: ready as /.test(stderr)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stderr!.on('data', check);
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${stderr}`)));
+  });
+  return {
+    child,
+    stderr: () => stderr,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Message-producing calls the bot made (content it posted or edited). */
+function postedBodies(fake: FakeDiscord): Array<{ request: RecordedRequest; body: Record<string, unknown> }> {
+  return fake.requests
+    .filter((r) => (r.method === 'POST' || r.method === 'PATCH') && r.body && typeof r.body === 'object')
+    .map((request) => ({ request, body: (request.body as { data?: Record<string, unknown> }).data ?? (request.body as Record<string, unknown>) }))
+    .filter(({ body }) => typeof body['content'] === 'string' || Array.isArray(body['embeds']));
+}
+
+const finalEditOf = (token: string) => (r: RecordedRequest) =>
+  r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${token}/messages/@original` && JSON.stringify(r.body).includes('fb:up:');
+
+describe('paperbot serve with Discord and Ollama', () => {
+  let fake: FakeDiscord;
+  let ollama: FakeOllama;
+  let served: Served;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    fake = await startFakeDiscord();
+    ollama = await startFakeOllama({
+      chatReply: (request) => {
+        const user = JSON.parse(String(request.messages.at(-1)?.content ?? '{}')) as { abstracts?: Array<{ title: string }> };
+        return `Invert the photo first, then edit the prompt [1]. The first abstract is "${user.abstracts?.[0]?.title ?? '?'}" [1].`;
+      },
+    });
+    // Not tempDir(): that is emptied after each test, and this server outlives them.
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'paperbot-serve-'));
+    served = await serve({
+      PAPERBOT_DATA_DIR: dataDir,
+      DISCORD_TOKEN: TOKEN,
+      DISCORD_APP_ID: APP_ID,
+      DISCORD_API_BASE: fake.apiBase,
+      OLLAMA_HOST: ollama.url,
+      EMBEDDER: 'local',
+      LOCAL_EMBED_DIM: '256',
+      RATE_LIMIT_PER_MINUTE: '100',
+      DISCORD_EDIT_INTERVAL_MS: '200',
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    const code = await served?.stop();
+    expect(code).toBe(0);
+    await fake?.close();
+    await ollama?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints one ready line per started part and identifies with only the intents it uses', () => {
+    expect(served.stderr()).toMatch(/discord: ready as paperbot#0001/);
+    // Guilds (1) + GuildMessages (512); no privileged Message Content unless asked for.
+    expect(fake.intents).toBe(1 | 512);
+  });
+
+  it('/ask is deferred at once, then edited into a cited answer with sources and feedback buttons', async () => {
+    const started = Date.now();
+    const played = fake.slashCommand({ name: 'ask', options: { question: QUESTION } });
+    const deferred = await fake.waitFor((r) => r.method === 'POST' && r.path === `/interactions/${played.id}/${played.token}/callback`, 3000);
+    expect(deferred.at - started).toBeLessThan(3000);
+    expect((deferred.body as { type: number }).type).toBe(5);
+
+    const final = await fake.waitFor(finalEditOf(played.token), 15_000);
+    const body = final.body as { content: string; embeds: Array<{ description?: string }>; allowed_mentions: { parse: unknown[] } };
+    expect(body.content).toContain('[1]');
+    expect(body.embeds[0]?.description).toContain(SEED_TITLE);
+    expect(body.allowed_mentions).toEqual({ parse: [] });
+  });
+
+  it('a mention is answered in a thread; a follow-up there is answered with the thread as context; a button press is stored', async () => {
+    const asked = fake.message({ content: QUESTION, mentionsBot: true });
+    const threadRequest = await fake.waitFor((r) => r.method === 'POST' && r.path === `/channels/${CHANNEL_ID}/messages/${asked.id}/threads`, 5000);
+    expect(threadRequest).toBeDefined();
+    const threadId = asked.id; // Discord gives a thread started on a message that message's id
+    const answered = await fake.waitFor((r) => r.method === 'PATCH' && r.path.startsWith(`/channels/${threadId}/messages/`) && JSON.stringify(r.body).includes('fb:up:'), 15_000);
+    expect(JSON.stringify(answered.body)).toContain(SEED_TITLE);
+
+    const chatsBefore = ollama.requests.filter((r) => r.path === '/api/chat').length;
+    fake.threadMessage({ threadId, content: 'and how does it compare to [2]?', mentionsBot: true });
+    await fake.waitFor((r) => r.method === 'PATCH' && r.path.startsWith(`/channels/${threadId}/messages/`) && r !== answered && JSON.stringify(r.body).includes('fb:up:'), 15_000);
+    const chats = ollama.requests.filter((r) => r.path === '/api/chat');
+    expect(chats.length).toBe(chatsBefore + 1);
+    const followUpPrompt = JSON.parse(String((chats.at(-1)!.body as { messages: Array<{ content: string }> }).messages.at(-1)!.content)) as { earlier?: Array<{ question: string }> };
+    expect(followUpPrompt.earlier?.[0]?.question).toBe(QUESTION);
+
+    const customId = /fb:up:(\d+)/.exec(JSON.stringify(answered.body))![0];
+    const press = fake.buttonPress({ customId, channelId: threadId });
+    const ack = await fake.waitFor((r) => r.method === 'POST' && r.path === `/interactions/${press.id}/${press.token}/callback`, 5000);
+    expect((ack.body as { data: { flags: number } }).data.flags & 64).toBe(64); // ephemeral: only the presser sees it
+    const listed = runCli(['feedback', '--json'], { PAPERBOT_DATA_DIR: dataDir });
+    expect(listed.status, listed.stderr).toBe(0);
+    const feedback = (JSON.parse(listed.stdout) as { feedback: Array<{ rating: string; platform: string; question: string }> }).feedback;
+    expect(feedback.some((f) => f.rating === 'up' && f.platform === 'discord' && f.question === QUESTION), JSON.stringify(feedback) + served.stderr()).toBe(true);
+  });
+
+  it('nothing it posts can ping, even when the question carries @everyone and a role mention', async () => {
+    const played = fake.slashCommand({ name: 'ask', options: { question: '@everyone <@&123456> how does null-text inversion edit real images?' } });
+    await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${played.token}/messages/@original` && JSON.stringify(r.body).includes('fb:up:'), 15_000);
+    for (const { body } of postedBodies(fake)) {
+      expect(containsMention(JSON.stringify([body['content'], body['embeds']]))).toBe(false);
+      expect(body['allowed_mentions']).toEqual({ parse: [] });
+    }
+  });
+
+  it('bad input gets a clear reply, and the bot serves the next question', async () => {
+    const empty = fake.slashCommand({ name: 'ask', options: { question: '   ' } });
+    const emptyReply = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${empty.token}/messages/@original`, 5000);
+    expect(JSON.stringify(emptyReply.body)).toMatch(/empty/i);
+
+    const long = fake.slashCommand({ name: 'ask', options: { question: 'why '.repeat(600) } });
+    const longReply = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${long.token}/messages/@original`, 5000);
+    expect(JSON.stringify(longReply.body)).toContain('2000');
+
+    const bare = fake.message({ content: '', mentionsBot: true });
+    const bareReply = await fake.waitFor((r) => r.method === 'POST' && r.path === `/channels/${CHANNEL_ID}/messages` && JSON.stringify(r.body).includes('Ask me something'), 5000);
+    expect(JSON.stringify(bareReply.body)).toContain(bare.id);
+
+    const next = fake.slashCommand({ name: 'ask', options: { question: QUESTION } });
+    await fake.waitFor(finalEditOf(next.token), 15_000);
+  });
+});
+
+describe('paperbot serve with Discord and no Ollama at all', () => {
+  it('answers /ask with a cited extractive answer and says why', async () => {
+    const fake = await startFakeDiscord();
+    const served = await serve({
+      PAPERBOT_DATA_DIR: tempDir(),
+      DISCORD_TOKEN: TOKEN,
+      DISCORD_APP_ID: APP_ID,
+      DISCORD_API_BASE: fake.apiBase,
+      OLLAMA_HOST: 'http://127.0.0.1:47',
+      EMBEDDER: 'local',
+      LOCAL_EMBED_DIM: '256',
+      DISCORD_EDIT_INTERVAL_MS: '200',
+    });
+    try {
+      const played = fake.slashCommand({ name: 'ask', options: { question: QUESTION } });
+      const final = await fake.waitFor(finalEditOf(played.token), 15_000);
+      const body = final.body as { content: string; embeds: Array<{ description?: string; footer?: { text: string } }> };
+      expect(body.content).toMatch(/^Extractive answer/);
+      expect(body.content).toContain('[1]');
+      expect(body.embeds[0]?.description).toContain(SEED_TITLE);
+      expect(body.embeds[0]?.footer?.text).toMatch(/not reachable/);
+    } finally {
+      expect(await served.stop()).toBe(0);
+      await fake.close();
+    }
+  }, 60_000);
+});
