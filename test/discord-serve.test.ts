@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containsMention } from '../src/rag/mentions.ts';
 import { ROOT, runCli } from './helpers/cli.ts';
-import { APP_ID, CHANNEL_ID, TOKEN, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './helpers/fake-discord.ts';
+import { APP_ID, CHANNEL_ID, GUILD_ID, TOKEN, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './helpers/fake-discord.ts';
 import { startFakeOllama, type FakeOllama } from './helpers/fake-ollama.ts';
 import { tempDir } from './helpers/temp.ts';
 
@@ -156,6 +156,28 @@ describe('paperbot serve with Discord and Ollama', () => {
     }
   });
 
+  it('/search, /paper and /help answer privately with the platform-neutral commands', async () => {
+    const search = fake.slashCommand({ name: 'search', options: { query: 'null-text inversion real image editing' } });
+    const deferred = await fake.waitFor((r) => r.method === 'POST' && r.path === `/interactions/${search.id}/${search.token}/callback`, 3000);
+    expect((deferred.body as { data: { flags: number } }).data.flags & 64).toBe(64);
+    const listed = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${search.token}/messages/@original`, 10_000);
+    const text = (listed.body as { content: string }).content;
+    expect(text.split('\n')[0]).toContain(SEED_TITLE);
+    const id = /\[(t-[0-9a-f]+)\]/.exec(text)![1]!;
+
+    const paper = fake.slashCommand({ name: 'paper', options: { id } });
+    const shown = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${paper.token}/messages/@original`, 10_000);
+    expect((shown.body as { content: string }).content.startsWith(SEED_TITLE)).toBe(true);
+
+    const missing = fake.slashCommand({ name: 'paper', options: { id: 'no-such-paper' } });
+    const told = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${missing.token}/messages/@original`, 10_000);
+    expect((told.body as { content: string }).content).toContain('No paper with id "no-such-paper"');
+
+    const help = fake.slashCommand({ name: 'help' });
+    const helped = await fake.waitFor((r) => r.method === 'POST' && r.path === `/interactions/${help.id}/${help.token}/callback`, 3000);
+    expect(JSON.stringify(helped.body)).toContain('/ask');
+  });
+
   it('bad input gets a clear reply, and the bot serves the next question', async () => {
     const empty = fake.slashCommand({ name: 'ask', options: { question: '   ' } });
     const emptyReply = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${empty.token}/messages/@original`, 5000);
@@ -200,4 +222,27 @@ describe('paperbot serve with Discord and no Ollama at all', () => {
       await fake.close();
     }
   }, 60_000);
+});
+
+describe('paperbot discord:register', () => {
+  it('registers the slash commands in one guild through DISCORD_API_BASE', async () => {
+    const fake = await startFakeDiscord();
+    try {
+      const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        let stdout = '';
+        const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), 'discord:register', '--guild', GUILD_ID], {
+          cwd: os.tmpdir(),
+          env: { PATH: process.env['PATH'] ?? '', DISCORD_TOKEN: TOKEN, DISCORD_APP_ID: APP_ID, DISCORD_API_BASE: fake.apiBase, PAPERBOT_DATA_DIR: tempDir() },
+        });
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.on('exit', (code) => resolve({ code, stdout }));
+      });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('registered 5 slash commands');
+      const put = fake.requests.find((r) => r.method === 'PUT' && r.path === `/applications/${APP_ID}/guilds/${GUILD_ID}/commands`);
+      expect((put?.body as Array<{ name: string }>).map((c) => c.name).sort()).toEqual(['ask', 'help', 'paper', 'search', 'stats']);
+    } finally {
+      await fake.close();
+    }
+  }, 30_000);
 });

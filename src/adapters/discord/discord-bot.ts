@@ -111,14 +111,18 @@ export class DiscordBot {
     const definition = commands.find((command) => command.name === interaction.commandName);
     if (!definition) return;
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    const input: Record<string, unknown> = {};
-    for (const argument of definition.arguments) input[argument.name] = interaction.options.getString(argument.name) ?? '';
-    const parsed = definition.input.safeParse(input);
-    if (!parsed.success) throw new PaperbotError('usage', `That does not look right: ${parsed.error.issues[0]?.message ?? 'invalid input'}.`);
-    const text = definition.toText(await definition.run(this.core, parsed.data));
-    const [first, ...rest] = splitMessage(neutraliseMentions(text));
-    await interaction.editReply({ content: first ?? '(nothing)', allowedMentions: NO_PINGS });
-    for (const chunk of rest) await interaction.followUp({ content: chunk, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+    try {
+      const input: Record<string, unknown> = {};
+      for (const argument of definition.arguments) input[argument.name] = interaction.options.getString(argument.name) ?? '';
+      const parsed = definition.input.safeParse(input);
+      if (!parsed.success) throw new PaperbotError('usage', `That does not look right: ${parsed.error.issues[0]?.message ?? 'invalid input'}.`);
+      const text = definition.toText(await definition.run(this.core, parsed.data));
+      const [first, ...rest] = splitMessage(neutraliseMentions(text));
+      await interaction.editReply({ content: first ?? '(nothing)', allowedMentions: NO_PINGS });
+      for (const chunk of rest) await interaction.followUp({ content: chunk, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+    } catch (error) {
+      await interaction.editReply({ content: this.describeFailure(error, interaction.id), allowedMentions: NO_PINGS });
+    }
   }
 
   private async onAsk(interaction: ChatInputCommandInteraction): Promise<void> {
@@ -245,7 +249,12 @@ export class DiscordBot {
     const match = /^fb:(up|down):(\d+)$/.exec(interaction.customId);
     if (!match) return;
     const rating = match[1] as 'up' | 'down';
-    this.core.recordFeedback(Number(match[2]), interaction.user.id, rating);
+    try {
+      this.core.recordFeedback(Number(match[2]), interaction.user.id, rating);
+    } catch (error) {
+      await interaction.reply({ content: this.describeFailure(error, interaction.id), flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+      return;
+    }
     await interaction.reply({ content: rating === 'up' ? 'Thanks, noted 👍' : 'Thanks, noted 👎: this helps whoever runs paperbot improve it.', flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
   }
 
@@ -261,7 +270,7 @@ export class DiscordBot {
   private describeFailure(error: unknown, requestId: string): string {
     if (error instanceof QueueClosedError) return 'paperbot is restarting and could not answer this; please ask again in a minute.';
     if (error instanceof QueueFullError) return 'Too many questions are waiting right now; please ask again in a minute.';
-    if (error instanceof PaperbotError && error.code === 'usage') return neutraliseMentions(error.message);
+    if (error instanceof PaperbotError && (error.code === 'usage' || error.code === 'not_found')) return neutraliseMentions(error.message);
     this.options.logger.error({ err: error, requestId }, 'discord: answering failed');
     return `Sorry, something went wrong while answering (request ${requestId}). Try again; if it keeps failing, tell whoever runs paperbot.`;
   }
