@@ -74,8 +74,9 @@ describe('paperbot serve with Discord and Ollama', () => {
     fake = await startFakeDiscord();
     ollama = await startFakeOllama({
       chatReply: (request) => {
-        const user = JSON.parse(String(request.messages.at(-1)?.content ?? '{}')) as { abstracts?: Array<{ title: string }> };
-        return `Invert the photo first, then edit the prompt [1]. The first abstract is "${user.abstracts?.[0]?.title ?? '?'}" [1].`;
+        const user = JSON.parse(String(request.messages.at(-1)?.content ?? '{}')) as { abstracts?: Array<{ title: string }>; question?: string };
+        // Echoing the question makes untrusted text (pings included) come back as model output.
+        return `You asked: ${user.question ?? '?'}\n\nInvert the photo first, then edit the prompt [1]. The first abstract is "${user.abstracts?.[0]?.title ?? '?'}" [1].`;
       },
     });
     // Not tempDir(): that is emptied after each test, and this server outlives them.
@@ -147,9 +148,13 @@ describe('paperbot serve with Discord and Ollama', () => {
     expect(feedback.some((f) => f.rating === 'up' && f.platform === 'discord' && f.question === QUESTION), JSON.stringify(feedback) + served.stderr()).toBe(true);
   });
 
-  it('nothing it posts can ping, even when the question carries @everyone and a role mention', async () => {
+  it('nothing it posts can ping, even when the question (echoed by the model) carries @everyone and a role mention', async () => {
     const played = fake.slashCommand({ name: 'ask', options: { question: '@everyone <@&123456> how does null-text inversion edit real images?' } });
-    await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${played.token}/messages/@original` && JSON.stringify(r.body).includes('fb:up:'), 15_000);
+    const final = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${played.token}/messages/@original` && JSON.stringify(r.body).includes('fb:up:'), 15_000);
+    // The echo arrived, neutralised: the words are there, the ping is not.
+    expect((final.body as { content: string }).content).toMatch(/You asked: @.everyone/);
+    const inThread = fake.message({ content: '@here <!channel> how does null-text inversion edit real images?', mentionsBot: true });
+    await fake.waitFor((r) => r.method === 'PATCH' && r.path.startsWith(`/channels/${inThread.id}/messages/`) && JSON.stringify(r.body).includes('fb:up:'), 15_000);
     for (const { body } of postedBodies(fake)) {
       expect(containsMention(JSON.stringify([body['content'], body['embeds']]))).toBe(false);
       expect(body['allowed_mentions']).toEqual({ parse: [] });
@@ -176,6 +181,13 @@ describe('paperbot serve with Discord and Ollama', () => {
     const help = fake.slashCommand({ name: 'help' });
     const helped = await fake.waitFor((r) => r.method === 'POST' && r.path === `/interactions/${help.id}/${help.token}/callback`, 3000);
     expect(JSON.stringify(helped.body)).toContain('/ask');
+  });
+
+  it('a mention inside a thread paperbot did not start is answered in that thread', async () => {
+    const { thread } = fake.threadMessage({ content: QUESTION, mentionsBot: true, threadName: 'reading group' });
+    const answered = await fake.waitFor((r) => r.method === 'PATCH' && r.path.startsWith(`/channels/${thread.id}/messages/`) && JSON.stringify(r.body).includes('fb:up:'), 15_000);
+    expect(JSON.stringify(answered.body)).toContain(SEED_TITLE);
+    expect(fake.requestsTo('POST', new RegExp(`/messages/[0-9]+/threads$`)).every((r) => !r.path.includes(thread.id))).toBe(true);
   });
 
   it('bad input gets a clear reply, and the bot serves the next question', async () => {
@@ -245,4 +257,13 @@ describe('paperbot discord:register', () => {
       await fake.close();
     }
   }, 30_000);
+});
+
+describe('paperbot serve with nothing configured', () => {
+  it('exits 2 and lists what to set', () => {
+    const result = runCli(['serve'], { PAPERBOT_DATA_DIR: tempDir() });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('DISCORD_TOKEN');
+    expect(result.stderr).toContain('DISCORD_APP_ID');
+  });
 });

@@ -159,7 +159,8 @@ export class PaperbotCore {
           else yield event;
         }
       } catch (error) {
-        if (signal?.aborted) throw error;
+        // Cancelled by the caller (a shutdown): say so with the caller's reason, not the model's error.
+        if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : error;
         const notice = `${describeError(error)} This is an extractive answer instead.`;
         // Ollama simply not running is the ordinary no-Ollama setup, not a warning.
         const level = error instanceof PaperbotError && error.code === 'ollama_unreachable' ? 'info' : 'warn';

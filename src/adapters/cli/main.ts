@@ -111,6 +111,17 @@ async function serve(config: Config): Promise<void> {
   if (!config.DISCORD_TOKEN) {
     throw new PaperbotError('config', 'Nothing to serve. Configure at least one part:\n  - Discord: set DISCORD_TOKEN and DISCORD_APP_ID (see README "Discord")');
   }
+  // Listen for signals before the (possibly long) start-up, so one during it still stops cleanly.
+  let requested: string | undefined;
+  let wake: () => void = () => undefined;
+  const stopRequested = new Promise<void>((resolve) => (wake = resolve));
+  const onSignal = (signal: string) => {
+    requested ??= signal;
+    wake();
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+
   const logger = createLogger(config.LOG_LEVEL);
   const core = await createPaperbot(config, { notify, logger });
   const bot = createDiscordBot(config, core, createChatServices(config), logger);
@@ -120,14 +131,8 @@ async function serve(config: Config): Promise<void> {
     core.close();
     throw error;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      notify(`${signal}: stopping (answers in progress get up to 10 s)`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await stopRequested;
+  notify(`${requested}: stopping (answers in progress get up to 10 s)`);
   await bot?.stop();
   core.close();
   notify('stopped');

@@ -41,6 +41,9 @@ export interface DiscordBotOptions {
 }
 
 const NO_PINGS = { parse: [] as [] };
+const MENTION_ONLY = 'Ask me something after the mention, e.g. `@paperbot how can I edit a real photo with a diffusion model?`';
+/** Earlier turns kept per thread: enough for follow-ups, bounded for the prompt. */
+const HISTORY_TURNS = 5;
 const HELP = [
   '**paperbot** answers questions from the paper abstracts it holds, citing each paper as [n].',
   '`/ask question:<text>` asks (add `private:true` to see the answer alone).',
@@ -67,6 +70,8 @@ export class DiscordBot {
   /** Conversation history per thread the bot started, oldest turn first. */
   private readonly threads = new Map<string, PastTurn[]>();
   private closing = false;
+  /** Handlers still running, so a shutdown lets them tell their askers before disconnecting. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly core: PaperbotCore,
@@ -87,7 +92,11 @@ export class DiscordBot {
     try {
       await this.client.login(this.options.token);
     } catch (error) {
-      throw new PaperbotError('config', `Discord refused the login (${(error as Error).message}): check DISCORD_TOKEN.`, { cause: error });
+      throw new PaperbotError(
+        'config',
+        `Discord refused the connection (${(error as Error).message}): check DISCORD_TOKEN${this.options.messageContent ? ', and that the Message Content intent is enabled for the bot in the Developer Portal (DISCORD_MESSAGE_CONTENT=true asks for it)' : ''}.`,
+        { cause: error },
+      );
     }
     await ready;
     return `ready as ${this.client.user?.tag ?? 'unknown'}`;
@@ -97,6 +106,8 @@ export class DiscordBot {
   async stop(graceMs = 10_000): Promise<void> {
     this.closing = true;
     await this.options.queue.close({ cancelWaiting: true, graceMs });
+    // The cancelled askers' handlers now edit their messages ("restarting…"): let them finish.
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
     await this.client.destroy();
   }
 
@@ -150,20 +161,34 @@ export class DiscordBot {
     const mentioned = message.mentions.users.has(botId);
     const question = message.content.replace(new RegExp(`<@!?${botId}>`, 'g'), '').trim();
 
-    if (message.channel.isThread() && this.threads.has(message.channel.id)) {
-      // A follow-up in one of our threads: with the Message Content intent no mention is needed.
-      if (!mentioned && !this.options.messageContent) return;
+    if (message.channel.isThread()) {
+      // A thread paperbot started (or, after a restart, any thread it is mentioned in): answer
+      // there. With the Message Content intent, follow-ups in its own threads need no mention.
+      const known = this.threads.get(message.channel.id);
+      if (!mentioned && !(known && this.options.messageContent)) return;
+      if (!question) {
+        await message.reply({ content: MENTION_ONLY, allowedMentions: NO_PINGS });
+        return;
+      }
       const thread = message.channel;
-      const history = this.threads.get(thread.id)!;
+      const history = known ?? [];
+      this.threads.set(thread.id, history);
       await this.answerInThread(question, message.author.id, history, () => thread.send({ content: '…', allowedMentions: NO_PINGS }), (payload) => thread.send(payload));
       return;
     }
     if (!mentioned) return;
     if (!question) {
-      await message.reply({ content: 'Ask me something after the mention, e.g. `@paperbot how can I edit a real photo with a diffusion model?`', allowedMentions: NO_PINGS });
+      await message.reply({ content: MENTION_ONLY, allowedMentions: NO_PINGS });
       return;
     }
-    const thread = await message.startThread({ name: neutraliseMentions(question).slice(0, 90) || 'paperbot' });
+    let thread;
+    try {
+      thread = await message.startThread({ name: neutraliseMentions(question).slice(0, 90) || 'paperbot' });
+    } catch (error) {
+      this.options.logger.warn({ err: error, requestId: message.id }, 'discord: could not start a thread');
+      await message.reply({ content: 'I could not start a thread here: give me the Create Public Threads and Send Messages in Threads permissions, or use /ask.', allowedMentions: NO_PINGS });
+      return;
+    }
     const history: PastTurn[] = [];
     this.threads.set(thread.id, history);
     await this.answerInThread(question, message.author.id, history, () => thread.send({ content: '…', allowedMentions: NO_PINGS }), (payload) => thread.send(payload));
@@ -180,7 +205,10 @@ export class DiscordBot {
     const target: AnswerTarget = { edit: (payload) => first.edit({ ...payload, allowedMentions: NO_PINGS }), send: (payload) => send({ ...payload, allowedMentions: NO_PINGS }) };
     try {
       const answer = await this.answer(target, question, userId, history);
-      if (answer) history.push({ question, answer });
+      if (answer) {
+        history.push({ question, answer });
+        if (history.length > HISTORY_TURNS) history.splice(0, history.length - HISTORY_TURNS);
+      }
     } catch (error) {
       await target.edit({ content: this.describeFailure(error, first.id), embeds: [], components: [] });
     }
@@ -206,7 +234,7 @@ export class DiscordBot {
             const now = Date.now();
             if (now - lastEdit >= this.options.editIntervalMs) {
               lastEdit = now;
-              // Edits go out one at a time; a slow edit is skipped, not queued behind.
+              // Edits go out one at a time, in order; the interval keeps them under Discord's rate limit.
               await pending;
               pending = target.edit({ content: renderStreamingPreview(text) }).catch((error: unknown) => this.options.logger.warn({ err: error }, 'discord: streaming edit failed'));
             }
@@ -221,22 +249,21 @@ export class DiscordBot {
       },
       {
         onPosition: (position) => void target.edit({ content: `Waiting for the model: you are number ${position} in line.` }).catch(() => undefined),
+        onStart: () => void target.edit({ content: 'Reading the abstracts…' }).catch(() => undefined),
       },
     );
   }
 
   private async deliver(target: AnswerTarget, answer: Answer): Promise<void> {
     const payloads = renderAnswer(answer);
-    const answerId = answer.refusal ? undefined : this.core.logAnswer(answer, 'discord');
-    const buttons =
-      answerId === undefined
-        ? []
-        : [
-            new ActionRowBuilder<ButtonBuilder>().addComponents(
-              new ButtonBuilder().setCustomId(`fb:up:${answerId}`).setEmoji('👍').setStyle(ButtonStyle.Secondary),
-              new ButtonBuilder().setCustomId(`fb:down:${answerId}`).setEmoji('👎').setStyle(ButtonStyle.Secondary),
-            ),
-          ];
+    // Refusals too: a wrong "nothing relevant" is the answer feedback matters most for.
+    const answerId = this.core.logAnswer(answer, 'discord');
+    const buttons = [
+      new ActionRowBuilder<ButtonBuilder>().addComponents(
+        new ButtonBuilder().setCustomId(`fb:up:${answerId}`).setEmoji('👍').setStyle(ButtonStyle.Secondary),
+        new ButtonBuilder().setCustomId(`fb:down:${answerId}`).setEmoji('👎').setStyle(ButtonStyle.Secondary),
+      ),
+    ];
     for (const [i, payload] of payloads.entries()) {
       const last = i === payloads.length - 1;
       const message = { content: payload.content, embeds: payload.embeds, components: last ? buttons : [] };
@@ -260,17 +287,16 @@ export class DiscordBot {
 
   /** One top-level handler: a failing question never stops the bot; the log gets the details. */
   private async safely(eventId: string, work: () => Promise<void>): Promise<void> {
-    try {
-      await work();
-    } catch (error) {
-      this.options.logger.error({ err: error, requestId: eventId }, 'discord: handler failed');
-    }
+    const running = work().catch((error: unknown) => this.options.logger.error({ err: error, requestId: eventId }, 'discord: handler failed'));
+    this.inFlight.add(running);
+    await running;
+    this.inFlight.delete(running);
   }
 
   private describeFailure(error: unknown, requestId: string): string {
     if (error instanceof QueueClosedError) return 'paperbot is restarting and could not answer this; please ask again in a minute.';
     if (error instanceof QueueFullError) return 'Too many questions are waiting right now; please ask again in a minute.';
-    if (error instanceof PaperbotError && (error.code === 'usage' || error.code === 'not_found')) return neutraliseMentions(error.message);
+    if (error instanceof PaperbotError && (error.code === 'usage' || error.code === 'not_found')) return neutraliseMentions(error.message).slice(0, 1900);
     this.options.logger.error({ err: error, requestId }, 'discord: answering failed');
     return `Sorry, something went wrong while answering (request ${requestId}). Try again; if it keeps failing, tell whoever runs paperbot.`;
   }

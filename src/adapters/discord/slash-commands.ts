@@ -14,11 +14,11 @@ export const SLASH_COMMANDS = [
   new SlashCommandBuilder()
     .setName('search')
     .setDescription('List the papers matching a query')
-    .addStringOption((o) => o.setName('query').setDescription('words to search for').setRequired(true)),
+    .addStringOption((o) => o.setName('query').setDescription('words to search for').setRequired(true).setMaxLength(2000)),
   new SlashCommandBuilder()
     .setName('paper')
     .setDescription('Show one paper')
-    .addStringOption((o) => o.setName('id').setDescription('paper id, as listed by /search').setRequired(true)),
+    .addStringOption((o) => o.setName('id').setDescription('paper id, as listed by /search').setRequired(true).setMaxLength(300)),
   new SlashCommandBuilder().setName('stats').setDescription('Corpus size, indexes and models'),
   new SlashCommandBuilder().setName('help').setDescription('How to use paperbot'),
 ].map((command) => command.toJSON());
