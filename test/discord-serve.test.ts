@@ -73,6 +73,9 @@ describe('paperbot serve with Discord and Ollama', () => {
   beforeAll(async () => {
     fake = await startFakeDiscord();
     ollama = await startFakeOllama({
+      // Small chunks with a pause between them, so answers stream over several edits.
+      chunkSize: 12,
+      chunkDelayMs: 60,
       chatReply: (request) => {
         const user = JSON.parse(String(request.messages.at(-1)?.content ?? '{}')) as { abstracts?: Array<{ title: string }>; question?: string };
         // Echoing the question makes untrusted text (pings included) come back as model output.
@@ -161,6 +164,17 @@ describe('paperbot serve with Discord and Ollama', () => {
     }
   });
 
+  it('the answer grows in place while the model streams, and private:true keeps it to the asker', async () => {
+    const played = fake.slashCommand({ name: 'ask', options: { question: QUESTION, private: true } });
+    const deferred = await fake.waitFor((r) => r.method === 'POST' && r.path === `/interactions/${played.id}/${played.token}/callback`, 3000);
+    expect((deferred.body as { data: { flags: number } }).data.flags & 64).toBe(64);
+    await fake.waitFor(finalEditOf(played.token), 15_000);
+    const edits = fake.requestsTo('PATCH', `/webhooks/${APP_ID}/${played.token}/messages/@original`);
+    // At least one partial edit before the final one, each within Discord's content limit.
+    expect(edits.length).toBeGreaterThanOrEqual(2);
+    for (const edit of edits) expect(String((edit.body as { content?: string }).content ?? '').length).toBeLessThanOrEqual(2000);
+  });
+
   it('/search, /paper and /help answer privately with the platform-neutral commands', async () => {
     const search = fake.slashCommand({ name: 'search', options: { query: 'null-text inversion real image editing' } });
     const deferred = await fake.waitFor((r) => r.method === 'POST' && r.path === `/interactions/${search.id}/${search.token}/callback`, 3000);
@@ -209,7 +223,7 @@ describe('paperbot serve with Discord and Ollama', () => {
 });
 
 describe('paperbot serve with Discord and no Ollama at all', () => {
-  it('answers /ask with a cited extractive answer and says why', async () => {
+  it('answers /ask with a cited extractive answer and says why; a second question within the rate limit is told when to retry', async () => {
     const fake = await startFakeDiscord();
     const served = await serve({
       PAPERBOT_DATA_DIR: tempDir(),
@@ -220,10 +234,14 @@ describe('paperbot serve with Discord and no Ollama at all', () => {
       EMBEDDER: 'local',
       LOCAL_EMBED_DIM: '256',
       DISCORD_EDIT_INTERVAL_MS: '200',
+      RATE_LIMIT_PER_MINUTE: '1',
     });
     try {
       const played = fake.slashCommand({ name: 'ask', options: { question: QUESTION } });
       const final = await fake.waitFor(finalEditOf(played.token), 15_000);
+      const again = fake.slashCommand({ name: 'ask', options: { question: QUESTION } });
+      const limited = await fake.waitFor((r) => r.method === 'PATCH' && r.path === `/webhooks/${APP_ID}/${again.token}/messages/@original`, 5000);
+      expect((limited.body as { content: string }).content).toMatch(/try again in \d+ (s|min)\./);
       const body = final.body as { content: string; embeds: Array<{ description?: string; footer?: { text: string } }> };
       expect(body.content).toMatch(/^Extractive answer/);
       expect(body.content).toContain('[1]');
