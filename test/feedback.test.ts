@@ -60,3 +60,22 @@ describe('feedback on answers', () => {
     expect(text.stdout).toContain('1 ratings: 1 👍, 0 👎');
   });
 });
+
+describe('conversation memory', () => {
+  it('keeps the last turns of a thread across a restart, oldest first, with their numbered sources', async () => {
+    const dataDir = tempDir();
+    const first = await openCore(dataDir);
+    const answer = await first.ask('How can I edit a real photo with a text-guided diffusion model?');
+    for (let i = 1; i <= 7; i++) first.rememberTurn('discord:42', { question: `question ${i}`, answer });
+    first.rememberTurn('discord:other', { question: 'elsewhere', answer });
+    first.close();
+    core = undefined;
+
+    const second = await openCore(dataDir);
+    const turns = second.conversation('discord:42', 5);
+    expect(turns.map((t) => t.question)).toEqual(['question 3', 'question 4', 'question 5', 'question 6', 'question 7']);
+    expect(turns[0]!.answer.text).toBe(answer.text);
+    expect(turns[0]!.answer.sources.map((s) => s.title)).toEqual(answer.sources.map((s) => s.title));
+    expect(second.conversation('discord:never', 5)).toEqual([]);
+  });
+});

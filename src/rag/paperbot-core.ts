@@ -244,6 +244,16 @@ export class PaperbotCore {
     return this.library.feedback.record(answerId, userId, rating);
   }
 
+  /** The last turns of a chat conversation (e.g. `discord:<thread id>`), oldest first. */
+  conversation(id: string, limit = 5): PastTurn[] {
+    return this.library.feedback.turns(id, limit);
+  }
+
+  /** Remembers a turn of a chat conversation. */
+  rememberTurn(id: string, turn: PastTurn): void {
+    this.library.feedback.addTurn(id, turn);
+  }
+
   /** Stored feedback, newest first. */
   feedback(limit = 100): FeedbackEntry[] {
     return this.library.feedback.list(limit);

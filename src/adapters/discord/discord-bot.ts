@@ -42,7 +42,7 @@ export interface DiscordBotOptions {
 
 const NO_PINGS = { parse: [] as [] };
 const MENTION_ONLY = 'Ask me something after the mention, e.g. `@paperbot how can I edit a real photo with a diffusion model?`';
-/** Earlier turns kept per thread: enough for follow-ups, bounded for the prompt. */
+/** Earlier turns given to a follow-up: enough for context, bounded for the prompt. */
 const HISTORY_TURNS = 5;
 const HELP = [
   '**paperbot** answers questions from the paper abstracts it holds, citing each paper as [n].',
@@ -67,8 +67,8 @@ interface AnswerTarget {
 
 export class DiscordBot {
   private readonly client: Client;
-  /** Conversation history per thread the bot started, oldest turn first. */
-  private readonly threads = new Map<string, PastTurn[]>();
+  /** Threads paperbot answers in (their history is in the database, so it survives restarts). */
+  private readonly threads = new Set<string>();
   private closing = false;
   /** Handlers still running, so a shutdown lets them tell their askers before disconnecting. */
   private readonly inFlight = new Set<Promise<void>>();
@@ -164,16 +164,16 @@ export class DiscordBot {
     if (message.channel.isThread()) {
       // A thread paperbot started (or, after a restart, any thread it is mentioned in): answer
       // there. With the Message Content intent, follow-ups in its own threads need no mention.
-      const known = this.threads.get(message.channel.id);
+      const thread = message.channel;
+      const history = this.core.conversation(`discord:${thread.id}`, HISTORY_TURNS);
+      const known = this.threads.has(thread.id) || history.length > 0;
       if (!mentioned && !(known && this.options.messageContent)) return;
       if (!question) {
         await message.reply({ content: MENTION_ONLY, allowedMentions: NO_PINGS });
         return;
       }
-      const thread = message.channel;
-      const history = known ?? [];
-      this.threads.set(thread.id, history);
-      await this.answerInThread(question, message.author.id, history, () => thread.send({ content: '…', allowedMentions: NO_PINGS }), (payload) => thread.send(payload));
+      this.threads.add(thread.id);
+      await this.answerInThread(thread.id, question, message.author.id, history, () => thread.send({ content: '…', allowedMentions: NO_PINGS }), (payload) => thread.send(payload));
       return;
     }
     if (!mentioned) return;
@@ -189,15 +189,15 @@ export class DiscordBot {
       await message.reply({ content: 'I could not start a thread here: give me the Create Public Threads and Send Messages in Threads permissions, or use /ask.', allowedMentions: NO_PINGS });
       return;
     }
-    const history: PastTurn[] = [];
-    this.threads.set(thread.id, history);
-    await this.answerInThread(question, message.author.id, history, () => thread.send({ content: '…', allowedMentions: NO_PINGS }), (payload) => thread.send(payload));
+    this.threads.add(thread.id);
+    await this.answerInThread(thread.id, question, message.author.id, [], () => thread.send({ content: '…', allowedMentions: NO_PINGS }), (payload) => thread.send(payload));
   }
 
   private async answerInThread(
+    threadId: string,
     question: string,
     userId: string,
-    history: PastTurn[],
+    history: readonly PastTurn[],
     placeholder: () => Promise<Message>,
     send: (payload: Outgoing & { allowedMentions: typeof NO_PINGS }) => Promise<unknown>,
   ): Promise<void> {
@@ -205,10 +205,7 @@ export class DiscordBot {
     const target: AnswerTarget = { edit: (payload) => first.edit({ ...payload, allowedMentions: NO_PINGS }), send: (payload) => send({ ...payload, allowedMentions: NO_PINGS }) };
     try {
       const answer = await this.answer(target, question, userId, history);
-      if (answer) {
-        history.push({ question, answer });
-        if (history.length > HISTORY_TURNS) history.splice(0, history.length - HISTORY_TURNS);
-      }
+      if (answer) this.core.rememberTurn(`discord:${threadId}`, { question, answer });
     } catch (error) {
       await target.edit({ content: this.describeFailure(error, first.id), embeds: [], components: [] });
     }

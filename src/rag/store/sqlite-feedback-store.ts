@@ -7,6 +7,8 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import { PaperbotError } from '../../errors.ts';
+import type { AnswerSource } from '../answer.ts';
+import type { PastTurn } from '../paperbot-core.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS answer_log (
@@ -17,6 +19,15 @@ CREATE TABLE IF NOT EXISTS answer_log (
   paper_ids  TEXT NOT NULL,
   mode       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS conversation_turns (
+  id           INTEGER PRIMARY KEY,
+  conversation TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  question     TEXT NOT NULL,
+  answer_text  TEXT NOT NULL,
+  sources      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversation_turns_by_conversation ON conversation_turns(conversation, id);
 CREATE TABLE IF NOT EXISTS feedback (
   id         INTEGER PRIMARY KEY,
   created_at TEXT NOT NULL,
@@ -61,6 +72,7 @@ interface FeedbackRow {
 }
 
 const paperIds = z.array(z.string()).catch([]);
+const sourcesSchema = z.array(z.object({ n: z.number(), paperId: z.string(), title: z.string(), score: z.number(), cited: z.boolean() }).loose()).catch([]);
 
 export class SqliteFeedbackStore {
   private readonly statements: {
@@ -68,6 +80,8 @@ export class SqliteFeedbackStore {
     answer: Statement<[number], { platform: string; question: string; paper_ids: string; mode: string }>;
     record: Statement<[string, number, string, string, Rating, string, string, string]>;
     list: Statement<[number], FeedbackRow>;
+    addTurn: Statement<[string, string, string, string, string]>;
+    turns: Statement<[string, number], { question: string; answer_text: string; sources: string }>;
   };
 
   constructor(db: SqliteDatabase) {
@@ -80,6 +94,8 @@ export class SqliteFeedbackStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (answer_id, user_id) DO UPDATE SET rating = excluded.rating, created_at = excluded.created_at`),
       list: db.prepare('SELECT * FROM feedback ORDER BY id DESC LIMIT ?'),
+      addTurn: db.prepare('INSERT INTO conversation_turns (conversation, created_at, question, answer_text, sources) VALUES (?, ?, ?, ?, ?)'),
+      turns: db.prepare('SELECT question, answer_text, sources FROM (SELECT * FROM conversation_turns WHERE conversation = ? ORDER BY id DESC LIMIT ?) ORDER BY id'),
     };
   }
 
@@ -96,6 +112,19 @@ export class SqliteFeedbackStore {
     const createdAt = new Date().toISOString();
     this.statements.record.run(createdAt, answerId, answer.platform, userId, rating, answer.question, answer.paper_ids, answer.mode);
     return { id: 0, createdAt, answerId, userId, rating, platform: answer.platform, question: answer.question, paperIds: paperIds.parse(JSON.parse(answer.paper_ids)), mode: answer.mode };
+  }
+
+  /** Remembers a turn of a chat conversation (a thread), so follow-ups keep their context across restarts. */
+  addTurn(conversation: string, turn: PastTurn): void {
+    this.statements.addTurn.run(conversation, new Date().toISOString(), turn.question, turn.answer.text, JSON.stringify(turn.answer.sources));
+  }
+
+  /** The last `limit` turns of a conversation, oldest first; empty for one never seen. */
+  turns(conversation: string, limit: number): PastTurn[] {
+    return this.statements.turns.all(conversation, limit).map((row) => ({
+      question: row.question,
+      answer: { text: row.answer_text, sources: sourcesSchema.parse(JSON.parse(row.sources)) as AnswerSource[] },
+    }));
   }
 
   /** The newest feedback first. */
