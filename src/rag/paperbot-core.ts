@@ -116,7 +116,7 @@ export class PaperbotCore {
   /** Throws a `usage` error for an empty question or one over the limit. */
   validateQuestion(question: string): string {
     const trimmed = question.trim();
-    if (!trimmed) throw new PaperbotError('usage', 'The question is empty. Ask something, e.g. paperbot ask "How can I edit a real photo with a diffusion model?"');
+    if (!trimmed) throw new PaperbotError('usage', 'The question is empty. Ask something, e.g. "How can I edit a real photo with a diffusion model?"');
     if (trimmed.length > this.settings.maxQuestionChars) {
       throw new PaperbotError(
         'usage',
