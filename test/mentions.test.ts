@@ -79,3 +79,11 @@ describe('neutraliseMentions', () => {
     expect(visible(out)).toBe(answer);
   });
 });
+
+describe("Slack's @channel typed as a word", () => {
+  it('is neutralised like @everyone and @here', () => {
+    const out = neutraliseMentions('heads up @channel and @Channel');
+    expect(containsMention(out)).toBe(false);
+    expect(out.replace(/\u200b/g, '')).toBe('heads up @channel and @Channel');
+  });
+});

@@ -9,8 +9,8 @@ const ZWSP = '\u200b';
 export function neutraliseMentions(text: string): string {
   return (
     text
-      // Discord mass mentions (also matches inside words like "foo@everyone").
-      .replace(/@(everyone|here)\b/gi, `@${ZWSP}$1`)
+      // Mass mentions typed as words: Discord's @everyone/@here, Slack's @channel/@here/@everyone.
+      .replace(/@(everyone|here|channel)\b/gi, `@${ZWSP}$1`)
       // Discord user/nickname/role mentions: <@123>, <@!123>, <@&123>; Slack user mentions <@U123>.
       // Slack's labelled form <@U123|name> too.
       .replace(/<@([!&]?[\w-]*(?:\|[^>]*)?)>/g, `<@${ZWSP}$1>`)
@@ -21,5 +21,5 @@ export function neutraliseMentions(text: string): string {
 
 /** True when the text still contains something a chat platform would treat as a mass or role ping. */
 export function containsMention(text: string): boolean {
-  return /@(everyone|here)\b/i.test(text) || /<@[!&]?[\w-]*(?:\|[^>]*)?>/.test(text) || /<![^>]*>/.test(text);
+  return /@(everyone|here|channel)\b/i.test(text) || /<@[!&]?[\w-]*(?:\|[^>]*)?>/.test(text) || /<![^>]*>/.test(text);
 }
