@@ -8,6 +8,7 @@ import { DiscordBot } from './adapters/discord/discord-bot.ts';
 import { OllamaAnswerer } from './adapters/ollama/ollama-answerer.ts';
 import { AnswerQueue } from './adapters/shared/answer-queue.ts';
 import { RateLimiter } from './adapters/shared/rate-limiter.ts';
+import { SlackBot } from './adapters/slack/slack-bot.ts';
 import { hasModel, listOllamaModels, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
 import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
 import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
@@ -163,6 +164,27 @@ export function createDiscordBot(config: Config, core: PaperbotCore, services: {
     apiBase: config.DISCORD_API_BASE,
     messageContent: config.DISCORD_MESSAGE_CONTENT,
     editIntervalMs: config.DISCORD_EDIT_INTERVAL_MS,
+    queue: services.queue,
+    limiter: services.limiter,
+    logger,
+  });
+}
+
+/** The Slack bot, or null when Slack is not configured (SLACK_BOT_TOKEN unset). */
+export function createSlackBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger): SlackBot | null {
+  if (!config.SLACK_BOT_TOKEN) return null;
+  if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
+    throw new PaperbotError('config', 'SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is: set one of them.');
+  }
+  return new SlackBot(core, {
+    botToken: config.SLACK_BOT_TOKEN,
+    ...(config.SLACK_APP_TOKEN ? { appToken: config.SLACK_APP_TOKEN } : {}),
+    ...(config.SLACK_SIGNING_SECRET ? { signingSecret: config.SLACK_SIGNING_SECRET } : {}),
+    port: config.SLACK_PORT ?? config.PORT ?? 3000,
+    apiUrl: config.SLACK_API_URL,
+    privateDefault: config.SLACK_PRIVATE_DEFAULT,
+    commands: { ask: config.SLACK_COMMAND_ASK, search: config.SLACK_COMMAND_SEARCH, paper: config.SLACK_COMMAND_PAPER, help: config.SLACK_COMMAND_HELP },
+    editIntervalMs: config.SLACK_EDIT_INTERVAL_MS,
     queue: services.queue,
     limiter: services.limiter,
     logger,

@@ -129,6 +129,22 @@ export const configSchema = z.object({
   DISCORD_MESSAGE_CONTENT: booleanSetting.default(false),
   /** Shortest time between two edits of a streaming answer (Discord rate-limits edits). */
   DISCORD_EDIT_INTERVAL_MS: z.coerce.number().int().min(200).max(10_000).default(1000),
+
+  /** Slack: bot token always; an app-level token for Socket Mode, else a signing secret for HTTP. */
+  SLACK_BOT_TOKEN: z.string().trim().optional(),
+  SLACK_APP_TOKEN: z.string().trim().optional(),
+  SLACK_SIGNING_SECRET: z.string().trim().optional(),
+  SLACK_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Web API base, used as given (keep its trailing slash); Socket Mode's apps.connections.open goes there too. */
+  SLACK_API_URL: z.string().trim().url().default('https://slack.com/api/'),
+  SLACK_PRIVATE_DEFAULT: booleanSetting.default(false),
+  SLACK_COMMAND_ASK: z.string().trim().regex(/^\/[\w-]+$/, 'a slash command such as /ask').default('/ask'),
+  SLACK_COMMAND_SEARCH: z.string().trim().regex(/^\/[\w-]+$/, 'a slash command such as /papers').default('/papers'),
+  SLACK_COMMAND_PAPER: z.string().trim().regex(/^\/[\w-]+$/, 'a slash command such as /paper').default('/paper'),
+  SLACK_COMMAND_HELP: z.string().trim().regex(/^\/[\w-]+$/, 'a slash command such as /paperbot').default('/paperbot'),
+  /** Shortest time between two chat.update calls while an answer streams (Slack allows about one a second). */
+  SLACK_EDIT_INTERVAL_MS: z.coerce.number().int().min(200).max(10_000).default(1000),
 });
 
 export type Config = z.output<typeof configSchema>;

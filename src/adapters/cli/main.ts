@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { commands } from '../../commands/index.ts';
 import type { AnyCommand } from '../../commands/definition.ts';
-import { createChatServices, createDiscordBot, createPaperbot } from '../../composition-root.ts';
+import { createChatServices, createDiscordBot, createPaperbot, createSlackBot } from '../../composition-root.ts';
 import { createLogger } from '../../logger.ts';
 import { registerSlashCommands } from '../discord/slash-commands.ts';
 import { loadConfig, type Config } from '../../config.ts';
@@ -87,7 +87,7 @@ export function buildProgram(onConfig: () => Config): Command {
   }
   program
     .command('serve')
-    .description('Run the configured chat bots (Discord now; Slack and the digest later) until SIGINT/SIGTERM')
+    .description('Run the configured chat bots (Discord, Slack) until SIGINT/SIGTERM')
     .action(async () => {
       await serve(onConfig());
     });
@@ -108,8 +108,11 @@ export function buildProgram(onConfig: () => Config): Command {
 
 /** Starts every configured part, prints one line per part, and stops them cleanly on a signal. */
 async function serve(config: Config): Promise<void> {
-  if (!config.DISCORD_TOKEN) {
-    throw new PaperbotError('config', 'Nothing to serve. Configure at least one part:\n  - Discord: set DISCORD_TOKEN and DISCORD_APP_ID (see README "Discord")');
+  if (!config.DISCORD_TOKEN && !config.SLACK_BOT_TOKEN) {
+    throw new PaperbotError(
+      'config',
+      'Nothing to serve. Configure at least one part:\n  - Discord: set DISCORD_TOKEN and DISCORD_APP_ID (see README "Discord")\n  - Slack: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP) (see README "Slack")',
+    );
   }
   // Listen for signals before the (possibly long) start-up, so one during it still stops cleanly.
   let requested: string | undefined;
@@ -124,16 +127,22 @@ async function serve(config: Config): Promise<void> {
 
   const logger = createLogger(config.LOG_LEVEL);
   const core = await createPaperbot(config, { notify, logger });
-  const bot = createDiscordBot(config, core, createChatServices(config), logger);
+  const services = createChatServices(config);
+  let bot: ReturnType<typeof createDiscordBot> = null;
+  let slack: ReturnType<typeof createSlackBot>;
   try {
+    bot = createDiscordBot(config, core, services, logger);
+    slack = createSlackBot(config, core, services, logger);
     if (bot) notify(`discord: ${await bot.start()}`);
+    if (slack) notify(`slack: ${await slack.start()}`);
   } catch (error) {
+    await bot?.stop(0).catch(() => undefined);
     core.close();
     throw error;
   }
   await stopRequested;
   notify(`${requested}: stopping (answers in progress get up to 10 s)`);
-  await bot?.stop();
+  await Promise.all([bot?.stop(), slack?.stop()]);
   core.close();
   notify('stopped');
   // Keep-alive sockets of the HTTP clients must not hold a stopped bot open.

@@ -1,0 +1,314 @@
+/**
+ * The Slack adapter (Bolt): slash commands, mentions answered in threads, thread follow-ups
+ * without a mention, direct messages, and 👍/👎 buttons, in Socket Mode (app-level token, no
+ * public URL) or over HTTP (signing secret; Bolt verifies signatures and rejects bad ones with
+ * 401). It only renders the core's answers; the queue and rate limit are shared with Discord.
+ */
+import { App, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import type { Logger } from 'pino';
+import { commands } from '../../commands/index.ts';
+import { PaperbotError } from '../../errors.ts';
+import type { Answer } from '../../rag/answer.ts';
+import type { PaperbotCore, PastTurn } from '../../rag/paperbot-core.ts';
+import { AnswerQueue, QueueClosedError, QueueFullError } from '../shared/answer-queue.ts';
+import { RateLimiter, describeRetry } from '../shared/rate-limiter.ts';
+import { escapeSlackText, renderAnswerBlocks, renderStreamingBlocks, type SlackBlock, type SlackMessage } from './render.ts';
+
+export interface SlackCommandNames {
+  ask: string;
+  search: string;
+  paper: string;
+  help: string;
+}
+
+export interface SlackBotOptions {
+  botToken: string;
+  /** Socket Mode when set; HTTP otherwise (then `signingSecret` is required). */
+  appToken?: string;
+  signingSecret?: string;
+  port: number;
+  /** Web API base, used as given (keep the trailing slash). */
+  apiUrl: string;
+  privateDefault: boolean;
+  commands: SlackCommandNames;
+  editIntervalMs: number;
+  queue: AnswerQueue;
+  limiter: RateLimiter;
+  logger: Logger;
+}
+
+/** Bolt's logger interface on top of our pino logger, so its logs are structured like ours. */
+function boltLogger(logger: Logger): BoltLogger {
+  let level = LogLevel.WARN;
+  return {
+    debug: (...msg: unknown[]) => logger.debug({ bolt: msg }, 'bolt'),
+    info: (...msg: unknown[]) => logger.info({ bolt: msg }, 'bolt'),
+    warn: (...msg: unknown[]) => logger.warn({ bolt: msg }, 'bolt'),
+    error: (...msg: unknown[]) => logger.error({ bolt: msg }, 'bolt'),
+    setLevel: (next: LogLevel) => (level = next),
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+/** Where an answer is written: a channel (with thread), or an ephemeral response_url. */
+interface SlackTarget {
+  channel: string;
+  threadTs?: string;
+  /** For slash commands: the fallback when the bot may not post in the channel. */
+  respond?: (message: { text: string; blocks?: SlackBlock[]; response_type?: 'ephemeral' | 'in_channel' }) => Promise<unknown>;
+}
+
+const HELP = [
+  '*paperbot* answers questions from the paper abstracts it holds, citing each paper as [n].',
+  '• `/ask <question>` (add `--private` to see the answer alone)',
+  '• mention `@paperbot` with a question: the answer comes in a thread, where follow-ups need no mention',
+  '• `/papers <words>` lists matching papers, `/paper <id>` shows one, `/paperbot stats` shows what I hold',
+  '• 👍 / 👎 under an answer tell whoever runs me how it did',
+].join('\n');
+
+export class SlackBot {
+  private readonly app: App;
+  private readonly seenEvents = new Set<string>();
+  private botUserId = '';
+  private closing = false;
+
+  constructor(
+    private readonly core: PaperbotCore,
+    private readonly options: SlackBotOptions,
+  ) {
+    const shared = { token: options.botToken, clientOptions: { slackApiUrl: options.apiUrl }, logger: boltLogger(options.logger) };
+    this.app = options.appToken
+      ? new App({ ...shared, appToken: options.appToken, socketMode: true })
+      : new App({ ...shared, signingSecret: options.signingSecret ?? '', port: options.port });
+    this.register();
+    this.app.error(async (error) => {
+      options.logger.error({ err: error }, 'slack: handler failed');
+    });
+  }
+
+  /** Starts the receiver; resolves with `ready (socket mode)` or `ready (http :PORT)`. */
+  async start(): Promise<string> {
+    const auth = await this.app.client.auth.test().catch((error: unknown) => {
+      throw new PaperbotError('config', `Slack refused the bot token (${(error as Error).message}): check SLACK_BOT_TOKEN.`, { cause: error });
+    });
+    this.botUserId = String(auth.user_id ?? '');
+    if (this.options.appToken) {
+      await this.app.start();
+      return 'ready (socket mode)';
+    }
+    await this.app.start(this.options.port);
+    return `ready (http :${this.options.port})`;
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    this.closing = true;
+    await this.options.queue.close({ cancelWaiting: true, graceMs });
+    await this.app.stop();
+  }
+
+  private register(): void {
+    const names = this.options.commands;
+    this.app.command(names.ask, async ({ command, ack, respond, logger }) => {
+      let text = command.text.trim();
+      let isPrivate = this.options.privateDefault;
+      if (/^--private\b/.test(text)) {
+        isPrivate = true;
+        text = text.replace(/^--private\b/, '').trim();
+      }
+      // Slack allows 3 s: acknowledge first, visible to the asker only.
+      await ack({ response_type: 'ephemeral', text: `Searching ${this.core.library.store.count()} abstracts…` });
+      try {
+        this.core.validateQuestion(text);
+        if (isPrivate) {
+          const answer = await this.answer(text, command.user_id, [], async () => undefined);
+          if (answer) {
+            const [first] = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') }).messages;
+            await respond({ response_type: 'ephemeral', text: first?.text ?? answer.text, ...(first ? { blocks: first.blocks } : {}) });
+          }
+          return;
+        }
+        await this.answerInChannel({ channel: command.channel_id, respond: (message) => respond(message) }, text, command.user_id, []);
+      } catch (error) {
+        logger.debug(error);
+        await respond({ response_type: 'ephemeral', text: this.describeFailure(error, command.trigger_id) });
+      }
+    });
+
+    for (const [name, definitionName] of [
+      [names.search, 'search'],
+      [names.paper, 'paper'],
+    ] as const) {
+      this.app.command(name, async ({ command, ack, respond }) => {
+        await ack();
+        await respond({ response_type: 'ephemeral', text: await this.runCommand(definitionName, command.text) });
+      });
+    }
+    this.app.command(names.help, async ({ command, ack, respond }) => {
+      await ack();
+      const sub = command.text.trim().toLowerCase();
+      await respond({ response_type: 'ephemeral', text: sub === 'stats' ? await this.runCommand('stats', '') : HELP });
+    });
+
+    this.app.event('app_mention', async ({ event, body }) => {
+      if (this.isRetry(body)) return;
+      const question = (event.text ?? '').replace(/<@[A-Z0-9]+(?:\|[^>]*)?>/g, '').trim();
+      const threadTs = event.thread_ts ?? event.ts;
+      await this.answerConversation(event.channel, threadTs, question, event.user ?? 'unknown');
+    });
+
+    this.app.message(async ({ message, body }) => {
+      if (this.isRetry(body) || this.closing) return;
+      const m = message as { subtype?: string; bot_id?: string; text?: string; user?: string; channel: string; channel_type?: string; ts: string; thread_ts?: string };
+      if (m.subtype || m.bot_id || !m.user || !m.text) return;
+      // Mentions are answered by the app_mention handler; here only DMs and follow-ups in our threads.
+      if (this.botUserId && m.text.includes(`<@${this.botUserId}>`)) return;
+      if (m.channel_type === 'im') {
+        await this.answerConversation(m.channel, m.thread_ts ?? m.ts, m.text.trim(), m.user);
+        return;
+      }
+      if (m.thread_ts && this.core.conversation(this.conversationId(m.channel, m.thread_ts), 1).length) {
+        await this.answerConversation(m.channel, m.thread_ts, m.text.trim(), m.user);
+      }
+    });
+
+    for (const [actionId, rating] of [
+      ['feedback_up', 'up'],
+      ['feedback_down', 'down'],
+    ] as const) {
+      this.app.action(actionId, async ({ ack, action, body, respond }) => {
+        await ack();
+        const value = 'value' in action ? String(action.value ?? '') : '';
+        try {
+          this.core.recordFeedback(Number(value), body.user.id, rating);
+          await respond({ response_type: 'ephemeral', replace_original: false, text: rating === 'up' ? 'Thanks, noted 👍' : 'Thanks, noted 👎: this helps whoever runs paperbot improve it.' });
+        } catch (error) {
+          await respond({ response_type: 'ephemeral', replace_original: false, text: this.describeFailure(error, value) });
+        }
+      });
+    }
+  }
+
+  private conversationId(channel: string, threadTs: string): string {
+    return `slack:${channel}:${threadTs}`;
+  }
+
+  /** Slack retries events it thinks were not acknowledged: answer each event id once. */
+  private isRetry(body: unknown): boolean {
+    const id = (body as { event_id?: string }).event_id;
+    if (!id) return false;
+    if (this.seenEvents.has(id)) return true;
+    this.seenEvents.add(id);
+    if (this.seenEvents.size > 5000) this.seenEvents.delete(this.seenEvents.values().next().value!);
+    return false;
+  }
+
+  private async answerConversation(channel: string, threadTs: string, question: string, userId: string): Promise<void> {
+    const client = this.app.client;
+    if (!question) {
+      await client.chat.postMessage({ channel, thread_ts: threadTs, text: 'Ask me something after the mention, e.g. `@paperbot how can I edit a real photo with a diffusion model?`' });
+      return;
+    }
+    const id = this.conversationId(channel, threadTs);
+    try {
+      const answer = await this.answerInChannel({ channel, threadTs }, question, userId, this.core.conversation(id, 5));
+      if (answer) this.core.rememberTurn(id, { question, answer });
+    } catch (error) {
+      await client.chat.postMessage({ channel, thread_ts: threadTs, text: escapeSlackText(this.describeFailure(error, threadTs)) });
+    }
+  }
+
+  /** Posts, grows the message with throttled chat.update, and finishes with the rendered answer. */
+  private async answerInChannel(target: SlackTarget, question: string, userId: string, history: readonly PastTurn[]): Promise<Answer | undefined> {
+    const client = this.app.client;
+    let ts: string | undefined;
+    try {
+      const posted = await client.chat.postMessage({ channel: target.channel, text: '…', ...(target.threadTs ? { thread_ts: target.threadTs } : {}) });
+      ts = posted.ts;
+    } catch (error) {
+      if (!target.respond) throw error;
+      // Typically not_in_channel: answer the asker through response_url instead.
+      const answer = await this.answer(question, userId, history, async () => undefined);
+      if (!answer) return undefined;
+      const [first] = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') }).messages;
+      await target.respond({
+        response_type: 'ephemeral',
+        text: `${first?.text ?? ''}\n\n_I cannot post in this channel: invite me with \`/invite @paperbot\` to answer here for everyone._`,
+        ...(first ? { blocks: first.blocks } : {}),
+      });
+      return answer;
+    }
+    const update = async (message: { text: string; blocks: SlackBlock[] }) => {
+      if (ts) await client.chat.update({ channel: target.channel, ts, text: message.text, blocks: message.blocks });
+    };
+    const answer = await this.answer(question, userId, history, (text) => update({ text: '…', blocks: renderStreamingBlocks(text) }));
+    if (!answer) return undefined;
+    const { messages } = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') });
+    await this.deliver(target, ts, messages);
+    return answer;
+  }
+
+  private async deliver(target: SlackTarget, ts: string | undefined, messages: SlackMessage[]): Promise<void> {
+    const client = this.app.client;
+    const [first, ...rest] = messages;
+    if (!first) return;
+    try {
+      if (!ts) throw new Error('no message to update');
+      await client.chat.update({ channel: target.channel, ts, text: first.text, blocks: first.blocks });
+    } catch (error) {
+      // chat.update failed (deleted message, rate limit): finish with a single new post.
+      this.options.logger.warn({ err: error }, 'slack: chat.update failed; posting the answer instead');
+      const posted = await client.chat.postMessage({ channel: target.channel, text: first.text, blocks: first.blocks, ...(target.threadTs ? { thread_ts: target.threadTs } : {}) });
+      ts = posted.ts;
+    }
+    // Overflow goes into the thread of the answer.
+    const threadTs = target.threadTs ?? ts;
+    for (const message of rest) await client.chat.postMessage({ channel: target.channel, text: message.text, blocks: message.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) });
+  }
+
+  /** Rate limit, queue, stream; `onProgress` gets the growing text at most once per edit interval. */
+  private async answer(question: string, userId: string, history: readonly PastTurn[], onProgress: (text: string) => Promise<unknown>): Promise<Answer | undefined> {
+    this.core.validateQuestion(question);
+    const decision = this.options.limiter.take(userId);
+    if (!decision.allowed) throw new PaperbotError('usage', `You have asked a lot in the last minute; try again ${describeRetry(decision.retryAfterMs)}.`);
+    return this.options.queue.enqueue(async (signal) => {
+      let text = '';
+      let last = 0;
+      let final: Answer | undefined;
+      for await (const event of this.core.askStream(question, { signal, history })) {
+        if (event.type === 'delta') {
+          text += event.text;
+          if (Date.now() - last >= this.options.editIntervalMs) {
+            last = Date.now();
+            await onProgress(text).catch((error: unknown) => this.options.logger.warn({ err: error }, 'slack: progress update failed'));
+          }
+        } else if (event.type === 'answer') {
+          final = event.answer;
+        }
+      }
+      return final;
+    });
+  }
+
+  private async runCommand(name: string, text: string): Promise<string> {
+    const definition = commands.find((command) => command.name === name);
+    if (!definition) return HELP;
+    const input: Record<string, unknown> = {};
+    for (const argument of definition.arguments) input[argument.name] = text.trim();
+    const parsed = definition.input.safeParse(input);
+    if (!parsed.success) return `That does not look right: ${parsed.error.issues[0]?.message ?? 'invalid input'}.`;
+    try {
+      return escapeSlackText(definition.toText(await definition.run(this.core, parsed.data))).slice(0, 3900);
+    } catch (error) {
+      return this.describeFailure(error, name);
+    }
+  }
+
+  private describeFailure(error: unknown, requestId: string): string {
+    if (error instanceof QueueClosedError) return 'paperbot is restarting and could not answer this; please ask again in a minute.';
+    if (error instanceof QueueFullError) return 'Too many questions are waiting right now; please ask again in a minute.';
+    if (error instanceof PaperbotError && (error.code === 'usage' || error.code === 'not_found')) return escapeSlackText(error.message).slice(0, 2900);
+    this.options.logger.error({ err: error, requestId }, 'slack: answering failed');
+    return `Sorry, something went wrong while answering (request ${requestId}). Try again; if it keeps failing, tell whoever runs paperbot.`;
+  }
+}
