@@ -115,6 +115,21 @@ describe('paperbot serve with Slack over HTTP', () => {
     expect(containsMention(text)).toBe(false);
   });
 
+  it('when the bot may not post in the channel, the answer goes to the asker through response_url with how to invite it; --private answers there too', async () => {
+    slack.failNext('chat.postMessage', 'not_in_channel');
+    const body = slashCommandBody({ command: '/ask', text: QUESTION, response_url: slack.responseUrl('blocked') });
+    expect((await post(body, signSlackRequest(SECRET, body))).status).toBe(200);
+    const fallback = await slack.waitForResponse((r) => r.id === 'blocked' && JSON.stringify(r.body).includes('invite'), 15_000);
+    expect(JSON.stringify(fallback.body)).toContain(SEED_TITLE);
+
+    const privately = slashCommandBody({ command: '/ask', text: `--private ${QUESTION}`, response_url: slack.responseUrl('private') });
+    const before = slack.calls.filter((c) => c.method === 'chat.postMessage').length;
+    expect((await post(privately, signSlackRequest(SECRET, privately))).status).toBe(200);
+    const answer = await slack.waitForResponse((r) => r.id === 'private' && JSON.stringify(r.body).includes(SEED_TITLE), 15_000);
+    expect((answer.body as { response_type?: string }).response_type).toBe('ephemeral');
+    expect(slack.calls.filter((c) => c.method === 'chat.postMessage').length).toBe(before);
+  });
+
   it('a bad signature and a stale timestamp get 401 and post nothing', async () => {
     const before = slack.calls.length;
     const body = slashCommandBody({ command: '/ask', text: QUESTION });
