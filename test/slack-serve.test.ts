@@ -120,6 +120,8 @@ describe('paperbot serve with Slack over HTTP', () => {
     const body = slashCommandBody({ command: '/ask', text: QUESTION, response_url: slack.responseUrl('blocked') });
     expect((await post(body, signSlackRequest(SECRET, body))).status).toBe(200);
     const fallback = await slack.waitForResponse((r) => r.id === 'blocked' && JSON.stringify(r.body).includes('invite'), 15_000);
+    // The hint is in the blocks (what Slack shows), not only in the notification text.
+    expect(JSON.stringify((fallback.body as { blocks: unknown[] }).blocks)).toContain('/invite @paperbot');
     expect(JSON.stringify(fallback.body)).toContain(SEED_TITLE);
 
     const privately = slashCommandBody({ command: '/ask', text: `--private ${QUESTION}`, response_url: slack.responseUrl('private') });

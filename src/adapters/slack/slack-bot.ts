@@ -119,13 +119,9 @@ export class SlackBot {
       // Slack allows 3 s: acknowledge first, visible to the asker only.
       await ack({ response_type: 'ephemeral', text: `Searching ${this.core.library.store.count()} abstracts…` });
       try {
-        this.core.validateQuestion(text);
         if (isPrivate) {
-          const answer = await this.answer(text, command.user_id, [], async () => undefined);
-          if (answer) {
-            const [first] = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') }).messages;
-            await respond({ response_type: 'ephemeral', text: first?.text ?? answer.text, ...(first ? { blocks: first.blocks } : {}) });
-          }
+          this.precheck(text, command.user_id);
+          await this.respondAll((message) => respond(message), await this.answer(text, [], async () => undefined));
           return;
         }
         await this.answerInChannel({ channel: command.channel_id, respond: (message) => respond(message) }, text, command.user_id, []);
@@ -141,7 +137,9 @@ export class SlackBot {
     ] as const) {
       this.app.command(name, async ({ command, ack, respond }) => {
         await ack();
-        await respond({ response_type: 'ephemeral', text: await this.runCommand(definitionName, command.text) });
+        await respond({ response_type: 'ephemeral', text: await this.runCommand(definitionName, command.text) }).catch((error: unknown) =>
+          this.options.logger.warn({ err: error, requestId: command.trigger_id }, 'slack: could not respond'),
+        );
       });
     }
     this.app.command(names.help, async ({ command, ack, respond }) => {
@@ -160,13 +158,14 @@ export class SlackBot {
     this.app.message(async ({ message, body }) => {
       if (this.isRetry(body) || this.closing) return;
       const m = message as { subtype?: string; bot_id?: string; text?: string; user?: string; channel: string; channel_type?: string; ts: string; thread_ts?: string };
-      if (m.subtype || m.bot_id || !m.user || !m.text) return;
-      // Mentions are answered by the app_mention handler; here only DMs and follow-ups in our threads.
-      if (this.botUserId && m.text.includes(`<@${this.botUserId}>`)) return;
+      // Replies also sent to the channel, and messages with files, are follow-ups too.
+      if ((m.subtype && m.subtype !== 'thread_broadcast' && m.subtype !== 'file_share') || m.bot_id || !m.user || !m.text) return;
       if (m.channel_type === 'im') {
-        await this.answerConversation(m.channel, m.thread_ts ?? m.ts, m.text.trim(), m.user);
+        await this.answerConversation(m.channel, m.thread_ts ?? m.ts, m.text.replace(/<@[A-Z0-9]+(?:\|[^>]*)?>/g, '').trim(), m.user);
         return;
       }
+      // In channels, mentions are answered by the app_mention handler; here only follow-ups in our threads.
+      if (this.botUserId && m.text.includes(`<@${this.botUserId}>`)) return;
       if (m.thread_ts && this.core.conversation(this.conversationId(m.channel, m.thread_ts), 1).length) {
         await this.answerConversation(m.channel, m.thread_ts, m.text.trim(), m.user);
       }
@@ -214,12 +213,24 @@ export class SlackBot {
       const answer = await this.answerInChannel({ channel, threadTs }, question, userId, this.core.conversation(id, 5));
       if (answer) this.core.rememberTurn(id, { question, answer });
     } catch (error) {
-      await client.chat.postMessage({ channel, thread_ts: threadTs, text: escapeSlackText(this.describeFailure(error, threadTs)) });
+      // Before anything was posted (empty or too long, rate limit): say so in the thread.
+      await client.chat.postMessage({ channel, thread_ts: threadTs, text: this.describeFailure(error, threadTs) });
     }
   }
 
-  /** Posts, grows the message with throttled chat.update, and finishes with the rendered answer. */
+  /** Checks the question and the asker's rate limit before anything is posted; throws a usage error. */
+  private precheck(question: string, userId: string): void {
+    this.core.validateQuestion(question);
+    const decision = this.options.limiter.take(userId);
+    if (!decision.allowed) throw new PaperbotError('usage', `You have asked a lot in the last minute; try again ${describeRetry(decision.retryAfterMs)}.`);
+  }
+
+  /**
+   * Posts, grows the message with throttled chat.update, and finishes with the rendered answer.
+   * A failure after the first post replaces that post with a short, honest message.
+   */
   private async answerInChannel(target: SlackTarget, question: string, userId: string, history: readonly PastTurn[]): Promise<Answer | undefined> {
+    this.precheck(question, userId);
     const client = this.app.client;
     let ts: string | undefined;
     try {
@@ -228,24 +239,33 @@ export class SlackBot {
     } catch (error) {
       if (!target.respond) throw error;
       // Typically not_in_channel: answer the asker through response_url instead.
-      const answer = await this.answer(question, userId, history, async () => undefined);
-      if (!answer) return undefined;
-      const [first] = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') }).messages;
-      await target.respond({
-        response_type: 'ephemeral',
-        text: `${first?.text ?? ''}\n\n_I cannot post in this channel: invite me with \`/invite @paperbot\` to answer here for everyone._`,
-        ...(first ? { blocks: first.blocks } : {}),
-      });
+      const answer = await this.answer(question, history, async () => undefined);
+      const invite: SlackBlock = { type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: '_I cannot post in this channel: invite me with `/invite @paperbot` to answer here for everyone._' }] };
+      await this.respondAll(target.respond, answer, [invite]);
       return answer;
     }
     const update = async (message: { text: string; blocks: SlackBlock[] }) => {
       if (ts) await client.chat.update({ channel: target.channel, ts, text: message.text, blocks: message.blocks });
     };
-    const answer = await this.answer(question, userId, history, (text) => update({ text: '…', blocks: renderStreamingBlocks(text) }));
-    if (!answer) return undefined;
+    let answer: Answer;
+    try {
+      answer = await this.answer(question, history, (text) => update({ text: '…', blocks: renderStreamingBlocks(text) }));
+    } catch (error) {
+      const text = this.describeFailure(error, ts ?? 'slack');
+      await update({ text, blocks: [{ type: 'section', text: { type: 'mrkdwn', verbatim: true, text } }] }).catch(() => undefined);
+      return undefined;
+    }
     const { messages } = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') });
     await this.deliver(target, ts, messages);
     return answer;
+  }
+
+  /** Sends a whole answer through response_url (5 uses allowed): every message, extra blocks first. */
+  private async respondAll(respond: NonNullable<SlackTarget['respond']>, answer: Answer, lead: SlackBlock[] = []): Promise<void> {
+    const { messages } = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') });
+    for (const [i, message] of messages.slice(0, 4).entries()) {
+      await respond({ response_type: 'ephemeral', text: message.text, blocks: i === 0 ? [...lead, ...message.blocks] : message.blocks });
+    }
   }
 
   private async deliver(target: SlackTarget, ts: string | undefined, messages: SlackMessage[]): Promise<void> {
@@ -266,11 +286,8 @@ export class SlackBot {
     for (const message of rest) await client.chat.postMessage({ channel: target.channel, text: message.text, blocks: message.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) });
   }
 
-  /** Rate limit, queue, stream; `onProgress` gets the growing text at most once per edit interval. */
-  private async answer(question: string, userId: string, history: readonly PastTurn[], onProgress: (text: string) => Promise<unknown>): Promise<Answer | undefined> {
-    this.core.validateQuestion(question);
-    const decision = this.options.limiter.take(userId);
-    if (!decision.allowed) throw new PaperbotError('usage', `You have asked a lot in the last minute; try again ${describeRetry(decision.retryAfterMs)}.`);
+  /** Queue, stream; `onProgress` gets the growing text at most once per edit interval. */
+  private async answer(question: string, history: readonly PastTurn[], onProgress: (text: string) => Promise<unknown>): Promise<Answer> {
     return this.options.queue.enqueue(async (signal) => {
       let text = '';
       let last = 0;
@@ -286,6 +303,7 @@ export class SlackBot {
           final = event.answer;
         }
       }
+      if (!final) throw new PaperbotError('internal', 'The answer stream ended without an answer.');
       return final;
     });
   }
