@@ -24,7 +24,8 @@ import { PaperbotError } from '../../errors.ts';
 import type { Answer } from '../../rag/answer.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
 import type { PastTurn, PaperbotCore } from '../../rag/paperbot-core.ts';
-import { AnswerQueue, QueueClosedError, QueueFullError } from '../shared/answer-queue.ts';
+import { AnswerQueue } from '../shared/answer-queue.ts';
+import { describeChatFailure } from '../shared/failure.ts';
 import { RateLimiter, describeRetry } from '../shared/rate-limiter.ts';
 import { renderAnswer, renderStreamingPreview, splitMessage } from './render.ts';
 
@@ -291,10 +292,7 @@ export class DiscordBot {
   }
 
   private describeFailure(error: unknown, requestId: string): string {
-    if (error instanceof QueueClosedError) return 'paperbot is restarting and could not answer this; please ask again in a minute.';
-    if (error instanceof QueueFullError) return 'Too many questions are waiting right now; please ask again in a minute.';
-    if (error instanceof PaperbotError && (error.code === 'usage' || error.code === 'not_found')) return neutraliseMentions(error.message).slice(0, 1900);
-    this.options.logger.error({ err: error, requestId }, 'discord: answering failed');
-    return `Sorry, something went wrong while answering (request ${requestId}). Try again; if it keeps failing, tell whoever runs paperbot.`;
+    return neutraliseMentions(describeChatFailure(error, requestId, this.options.logger, 'discord')).slice(0, 1900);
   }
+
 }

@@ -10,6 +10,7 @@
  */
 import type { Answer, AnswerSource } from '../../rag/answer.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
+import { percentEncode, safeHttpUrl } from '../shared/links.ts';
 
 /** Discord's documented message and embed limits, in characters. */
 export const DISCORD_LIMITS = {
@@ -405,15 +406,8 @@ function escapeMarkdown(text: string): string {
  * that could close the link or spell a mention percent-encoded. Anything else gives no link.
  */
 function linkTarget(raw: string | undefined): string | undefined {
-  if (!raw?.trim()) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    return undefined;
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password) return undefined;
-  return url.href.replace(/[()@\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  const url = safeHttpUrl(raw);
+  return url === undefined ? undefined : percentEncode(url, /[()@\s]/g);
 }
 
 function footerText(notices: readonly string[]): string | undefined {

@@ -15,6 +15,7 @@
  */
 import type { Answer, AnswerSource } from '../../rag/answer.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
+import { percentEncode, safeHttpUrl } from '../shared/links.ts';
 import { splitMessage } from '../discord/render.ts';
 
 /** Slack's Block Kit limits, in characters, and the budget this renderer keeps to. */
@@ -128,15 +129,9 @@ export function slackLink(url: string | undefined, title: string): string {
 }
 
 function linkTarget(raw: string | undefined): string | undefined {
-  if (!raw?.trim()) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    return undefined;
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password) return undefined;
-  return url.href.replace(/[|<>\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).replace(/&/g, '&amp;');
+  const url = safeHttpUrl(raw);
+  // Slack's link syntax ends at | or >, and its text encodes & as &amp;.
+  return url === undefined ? undefined : percentEncode(url, /[|<>\s]/g).replace(/&/g, '&amp;');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import { commands } from '../../commands/index.ts';
 import { PaperbotError } from '../../errors.ts';
 import type { Answer } from '../../rag/answer.ts';
 import type { PaperbotCore, PastTurn } from '../../rag/paperbot-core.ts';
-import { AnswerQueue, QueueClosedError, QueueFullError } from '../shared/answer-queue.ts';
+import { AnswerQueue } from '../shared/answer-queue.ts';
+import { describeChatFailure } from '../shared/failure.ts';
 import { RateLimiter, describeRetry } from '../shared/rate-limiter.ts';
 import { escapeSlackText, renderAnswerBlocks, renderStreamingBlocks, type SlackBlock, type SlackMessage } from './render.ts';
 
@@ -323,10 +324,7 @@ export class SlackBot {
   }
 
   private describeFailure(error: unknown, requestId: string): string {
-    if (error instanceof QueueClosedError) return 'paperbot is restarting and could not answer this; please ask again in a minute.';
-    if (error instanceof QueueFullError) return 'Too many questions are waiting right now; please ask again in a minute.';
-    if (error instanceof PaperbotError && (error.code === 'usage' || error.code === 'not_found')) return escapeSlackText(error.message).slice(0, 2900);
-    this.options.logger.error({ err: error, requestId }, 'slack: answering failed');
-    return `Sorry, something went wrong while answering (request ${requestId}). Try again; if it keeps failing, tell whoever runs paperbot.`;
+    return escapeSlackText(describeChatFailure(error, requestId, this.options.logger, 'slack')).slice(0, 2900);
   }
+
 }
