@@ -2,7 +2,7 @@
  * `paperbot serve` as a subprocess against a fake Discord (REST + gateway on loopback, via
  * DISCORD_API_BASE) and the fake Ollama: the real discord.js client, the real ollama client.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,47 +11,13 @@ import { containsMention } from '../src/rag/mentions.ts';
 import { ROOT, runCli } from './helpers/cli.ts';
 import { APP_ID, CHANNEL_ID, GUILD_ID, TOKEN, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './helpers/fake-discord.ts';
 import { startFakeOllama, type FakeOllama } from './helpers/fake-ollama.ts';
+import { startServe, type Served } from './helpers/serve.ts';
 import { tempDir } from './helpers/temp.ts';
 
 const SEED_TITLE = 'Null-text Inversion for Editing Real Images using Guided Diffusion Models';
 const QUESTION = 'How can I edit a real photo with a text-guided diffusion model?';
 
-interface Served {
-  child: ChildProcess;
-  stderr: () => string;
-  stop: () => Promise<number | null>;
-}
-
-async function serve(env: Record<string, string>): Promise<Served> {
-  let stderr = '';
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), 'serve'], {
-    cwd: os.tmpdir(),
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not become ready:\n${stderr}`)), 20_000);
-    const check = () => {
-      if (/discord: ready as /.test(stderr)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stderr!.on('data', check);
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${stderr}`)));
-  });
-  return {
-    child,
-    stderr: () => stderr,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
-        child.kill('SIGTERM');
-      }),
-  };
-}
+const serve = (env: Record<string, string>): Promise<Served> => startServe(env, /discord: ready as /);
 
 /** Message-producing calls the bot made (content it posted or edited). */
 function postedBodies(fake: FakeDiscord): Array<{ request: RecordedRequest; body: Record<string, unknown> }> {

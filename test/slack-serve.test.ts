@@ -2,15 +2,15 @@
  * `paperbot serve` with Slack, as a subprocess: HTTP mode receiving signed requests, and Socket
  * Mode against a fake socket server; the Web API (SLACK_API_URL) and Ollama are loopback fakes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containsMention } from '../src/rag/mentions.ts';
-import { ROOT, runCli } from './helpers/cli.ts';
+import { runCli } from './helpers/cli.ts';
 import { startFakeOllama, type FakeOllama } from './helpers/fake-ollama.ts';
+import { startServe, type Served } from './helpers/serve.ts';
 import { CHANNEL_ID, appMentionEvent, blockActionsBody, signSlackRequest, slashCommandBody, slashCommandPayload, startFakeSlack, type FakeSlack, type RecordedCall } from './helpers/fake-slack.ts';
 
 const SECRET = 'test-signing-secret';
@@ -26,38 +26,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function serve(env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; stderr: () => string; stop: () => Promise<number | null> }> {
-  let stderr = '';
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), 'serve'], { cwd: os.tmpdir(), env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env } });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not become ready:\n${stderr}`)), 20_000);
-    child.stderr.on('data', () => {
-      if (ready.test(stderr)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${stderr}`)));
-  });
-  return {
-    child,
-    stderr: () => stderr,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
-        child.kill('SIGTERM');
-      }),
-  };
-}
+const serve = startServe;
 
 const updatesWithFeedback = (call: RecordedCall) => (call.method === 'chat.update' || call.method === 'chat.postMessage') && JSON.stringify(call.body).includes('feedback_up');
 
 describe('paperbot serve with Slack over HTTP', () => {
   let slack: FakeSlack;
   let ollama: FakeOllama;
-  let served: Awaited<ReturnType<typeof serve>>;
+  let served: Served;
   let dataDir: string;
   let port: number;
 
