@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'ollama_timeout' // Ollama answered slower than OLLAMA_TIMEOUT_MS
   | 'ollama_model_missing' // the model is not pulled
   | 'ollama_failed' // Ollama answered with an error or broke off a stream
+  | 'source_failed' // a live paper source (Hugging Face, arXiv) timed out, refused or answered garbage
+  | 'platform' // a chat platform refused a post (missing scope, unknown channel, bad token)
   | 'internal';
 
 export class PaperbotError extends Error {
