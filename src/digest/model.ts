@@ -134,3 +134,13 @@ export interface DigestPublisher {
   publish(channel: string, layout: DigestLayout, onMainPosted?: (posted: PostedDigest) => void): Promise<PostedDigest>;
   findPosted(channel: string, marker: string): Promise<string | null>;
 }
+
+/** What `/digest` (Discord) and `/paperbot digest` (Slack) show the asker, privately. */
+export type DigestPreviewResult = { ok: true; layouts: DigestLayout[] } | { ok: false; message: string };
+
+/**
+ * Lays out the next digest of the targets posting to `channel` on `platform` (or the one named
+ * `targetName`) without posting or recording anything. `ok: false` carries a message for the
+ * asker (no digest configured here, unknown target name).
+ */
+export type DigestPreview = (request: { platform: DigestPlatform; channel: string; targetName?: string }) => Promise<DigestPreviewResult>;
