@@ -145,6 +145,22 @@ export const configSchema = z.object({
   SLACK_COMMAND_HELP: z.string().trim().regex(/^\/[\w-]+$/, 'a slash command such as /paperbot').default('/paperbot'),
   /** Shortest time between two chat.update calls while an answer streams (Slack allows about one a second). */
   SLACK_EDIT_INTERVAL_MS: z.coerce.number().int().min(200).max(10_000).default(1000),
+
+  /** Daily digest: the targets file (no file, no digest), and where new papers come from. */
+  DIGEST_CONFIG: z.string().trim().min(1).default('paperbot.digest.yml'),
+  /** Drop folder scanned before each digest; ingested files move to its processed/ folder. Default: <data dir>/inbox. */
+  DIGEST_INBOX: z.string().trim().optional(),
+  HF_PAPERS_URL: z.string().trim().url().default('https://huggingface.co/api/daily_papers'),
+  ARXIV_API_URL: z.string().trim().url().default('http://export.arxiv.org/api/query'),
+  /** arXiv asks for one request every 3 s; lower it only for a local test server. */
+  ARXIV_REQUEST_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(3000),
+  /** How long one request to a paper source may take, and the longest Retry-After honoured on a 429. */
+  SOURCE_TIMEOUT_MS: positiveInt(30_000),
+  SOURCE_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).max(600_000).default(60_000),
+  /** A digest covers papers that arrived at most this many days ago (catch-up after downtime included). */
+  DIGEST_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /** An ingest adding more papers than this is a bulk import: askable, but never in a digest unless backfilled with --since. */
+  BULK_IMPORT_PAPERS: z.coerce.number().int().min(1).default(500),
 });
 
 export type Config = z.output<typeof configSchema>;

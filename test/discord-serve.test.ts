@@ -234,9 +234,9 @@ describe('paperbot discord:register', () => {
         child.on('exit', (code) => resolve({ code, stdout }));
       });
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain('registered 5 slash commands');
+      expect(result.stdout).toContain('registered 6 slash commands');
       const put = fake.requests.find((r) => r.method === 'PUT' && r.path === `/applications/${APP_ID}/guilds/${GUILD_ID}/commands`);
-      expect((put?.body as Array<{ name: string }>).map((c) => c.name).sort()).toEqual(['ask', 'help', 'paper', 'search', 'stats']);
+      expect((put?.body as Array<{ name: string }>).map((c) => c.name).sort()).toEqual(['ask', 'digest', 'help', 'paper', 'search', 'stats']);
     } finally {
       await fake.close();
     }

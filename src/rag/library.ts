@@ -51,11 +51,42 @@ export interface LibraryOptions {
   /** One-line notices for the user (stderr in the CLI). */
   notify?: (message: string) => void;
   logger?: Logger;
+  /**
+   * A file ingest that adds more papers than this is a bulk import (a benchmark, a whole
+   * archive): its papers are askable but never posted by a digest unless backfilled on purpose.
+   */
+  bulkImportPapers?: number;
   /** The vector index and the embedders that build it; null for keyword-only libraries. */
   vectors?: { factory: (library: () => PaperLibrary) => EmbedderFactory; options: Omit<VectorIndexOptions, 'dataDir' | 'progress' | 'notify' | 'logger'> } | null;
 }
 
 const BATCH_SIZE = 2000;
+const DEFAULT_BULK_IMPORT_PAPERS = 500;
+
+/** Where an ingest comes from, and whether its papers may appear in channel digests. */
+export interface IngestOrigin {
+  /** `cli`, `seed`, `inbox`, `huggingface`, `arxiv`: kept with the batch for the log and `stats`. */
+  name: string;
+  /** `auto`: bulk once it adds more than `bulkImportPapers`; `always` (the seed); `never` (live sources). */
+  bulk: 'auto' | 'always' | 'never';
+}
+
+/** Counts a batch's new papers and decides, inside each write transaction, when it becomes bulk. */
+class ArrivalBatch {
+  added = 0;
+  constructor(
+    private readonly store: PaperStore,
+    private readonly origin: IngestOrigin,
+    private readonly bulkImportPapers: number,
+    readonly id: number = store.startIngestBatch(origin.name, origin.bulk === 'always'),
+  ) {}
+
+  /** Call inside the transaction that wrote the papers, so no reader sees them before the flag. */
+  record(added: number): void {
+    this.added += added;
+    this.store.updateIngestBatch(this.id, this.added, this.origin.bulk === 'always' || (this.origin.bulk === 'auto' && this.added > this.bulkImportPapers));
+  }
+}
 
 export class PaperLibrary {
   readonly keywordIndexFile: string;
@@ -90,7 +121,7 @@ export class PaperLibrary {
       built.library = library;
       if (options.shippedCorpusDir && store.count() === 0 && store.getMeta('seeded_at') === undefined) {
         options.notify?.(`First run: ingesting the shipped corpus from ${path.relative(process.cwd(), options.shippedCorpusDir) || options.shippedCorpusDir}.`);
-        await library.ingest([options.shippedCorpusDir]);
+        await library.ingest([options.shippedCorpusDir], { origin: { name: 'seed', bulk: 'always' } });
         store.setMeta('seeded_at', new Date().toISOString());
       }
       if (vectors) {
@@ -108,11 +139,12 @@ export class PaperLibrary {
    * Ingests files and directories (recursively). Every path is checked before anything is
    * written; a missing path is a `not_found` error. Bad records are reported, never fatal.
    */
-  async ingest(paths: readonly string[], options: { format?: CorpusFormat } = {}): Promise<IngestReport> {
+  async ingest(paths: readonly string[], options: { format?: CorpusFormat; origin?: IngestOrigin } = {}): Promise<IngestReport> {
     const files = paths.flatMap((p) => listCorpusFiles(p));
     const reports: IngestFileReport[] = [];
+    const batch = this.arrivalBatch(options.origin ?? { name: 'cli', bulk: 'auto' });
     try {
-      for (const file of files) reports.push(await this.ingestFile(file, options.format));
+      for (const file of files) reports.push(await this.ingestFile(file, options.format, batch));
     } finally {
       // Whatever was committed stays searchable, even when a later file failed.
       this.saveKeywordIndex();
@@ -126,6 +158,23 @@ export class PaperLibrary {
       totals.rejected += report.rejected.length;
     }
     return { files: reports, totals, papers: this.store.count() };
+  }
+
+  /**
+   * Ingests records a live source fetched (Hugging Face, arXiv) through the same upsert and
+   * indexing path as files, so they are askable as soon as this resolves.
+   */
+  async ingestRecords(records: readonly PaperRecord[], origin: IngestOrigin): Promise<IngestFileReport> {
+    const batch = this.arrivalBatch(origin);
+    const report: IngestFileReport = { file: origin.name, format: 'jsonl', added: 0, updated: 0, unchanged: 0, rejected: [] };
+    try {
+      for (let start = 0; start < records.length; start += BATCH_SIZE) this.writeBatch(records.slice(start, start + BATCH_SIZE), origin.name, batch, report);
+    } finally {
+      this.saveKeywordIndex();
+      await this.vectors?.catchUp();
+    }
+    this.options.logger?.info({ origin: origin.name, added: report.added, updated: report.updated, unchanged: report.unchanged }, 'ingested fetched papers');
+    return report;
   }
 
   /** Rebuilds the keyword index from the store and saves it. */
@@ -146,7 +195,24 @@ export class PaperLibrary {
     this.savedGeneration = generation;
   }
 
-  private async ingestFile(file: string, format: CorpusFormat | undefined): Promise<IngestFileReport> {
+  private arrivalBatch(origin: IngestOrigin): ArrivalBatch {
+    return new ArrivalBatch(this.store, origin, this.options.bulkImportPapers ?? DEFAULT_BULK_IMPORT_PAPERS);
+  }
+
+  /** Writes one batch of records in one transaction and indexes what changed. */
+  private writeBatch(records: readonly PaperRecord[], source: string, arrival: ArrivalBatch, report: IngestFileReport): void {
+    const outcomes = this.store.transaction(() => {
+      const written = records.map((record) => this.store.upsert(record, source, arrival.id));
+      arrival.record(written.filter((outcome) => outcome.status === 'added').length);
+      return written;
+    });
+    for (const { status, paper } of outcomes) {
+      count(report, status);
+      if (status !== 'unchanged') this.keywordIndex.add(paper.rowId, paper.title, paper.abstract);
+    }
+  }
+
+  private async ingestFile(file: string, format: CorpusFormat | undefined, arrival: ArrivalBatch): Promise<IngestFileReport> {
     const progress = this.options.progress ?? silentProgress;
     const size = statSync(file).size;
     const report: IngestFileReport = { file, format: format ?? 'unknown', added: 0, updated: 0, unchanged: 0, rejected: [] };
@@ -156,11 +222,7 @@ export class PaperLibrary {
       if (!batch.length) return;
       const records = batch;
       batch = [];
-      const outcomes = this.store.transaction(() => records.map((record) => this.store.upsert(record, source)));
-      for (const { status, paper } of outcomes) {
-        count(report, status);
-        if (status !== 'unchanged') this.keywordIndex.add(paper.rowId, paper.title, paper.abstract);
-      }
+      this.writeBatch(records, source, arrival, report);
     };
 
     progress.start(`ingest ${source}`, size);

@@ -15,8 +15,15 @@ export type UpsertStatus = 'added' | 'updated' | 'unchanged';
  * derived indexes can tell whether they are still in step with the store.
  */
 export interface PaperStore {
-  /** Adds a paper, updates it (newer arXiv version or changed content), or leaves it unchanged. */
-  upsert(record: PaperRecord, source: string): { status: UpsertStatus; paper: Paper };
+  /**
+   * Adds a paper, updates it (newer arXiv version or changed content), or leaves it unchanged.
+   * A new paper remembers `batch` (from `startIngestBatch`) as its arrival; updates keep theirs.
+   */
+  upsert(record: PaperRecord, source: string, batch?: number): { status: UpsertStatus; paper: Paper };
+  /** Opens an ingest batch (`origin`: `seed`, `cli`, `inbox`, `huggingface`…) and returns its id. */
+  startIngestBatch(origin: string, bulk: boolean): number;
+  /** Records how many papers a batch added so far, and marks it bulk once it is (never unmarks). */
+  updateIngestBatch(batch: number, added: number, bulk: boolean): void;
   /** Runs `work` in one transaction; everything it wrote is kept or nothing is. */
   transaction<T>(work: () => T): T;
   getById(id: string): Paper | undefined;

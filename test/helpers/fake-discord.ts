@@ -25,7 +25,16 @@
  *    no empty message, thread name 1–100) with Discord's error codes;
  *  - answers 10062 for an unknown interaction, 40060 for a second initial response, 10015 for a
  *    webhook (followup/edit) with a wrong application id or token, 10003/10008 for unknown
- *    channels/messages, 401 for a bad bot token (REST) and close code 4004 (gateway).
+ *    channels/messages, 401 for a bad bot token (REST) and close code 4004 (gateway);
+ *  - lists a channel's (or thread's) history at GET /channels/:id/messages, newest first, with
+ *    `limit` (1–100, default 50), `before` and `after`; ephemeral messages are not in it.
+ *
+ * Plain REST clients (no gateway, e.g. the digest publisher) work too: POST a message, start a
+ * thread from it (the thread takes the message's id), post into the thread by its id.
+ *
+ * `fake.refuseChannel(id, 'missing-access' | 'missing-permissions' | 'unknown-channel')` makes
+ * every request under /channels/:id answer as Discord does when the bot may not see or post in a
+ * channel (403, codes 50001 / 50013) or the channel does not exist (404, code 10003).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -206,6 +215,9 @@ export interface FakeResponse {
 
 export type Interceptor = (request: RecordedRequest) => FakeResponse | undefined;
 
+/** How `refuseChannel` makes a channel answer. */
+export type ChannelRefusal = 'missing-access' | 'missing-permissions' | 'unknown-channel';
+
 export interface FakeDiscordOptions {
   /** The bot token the fake accepts (default TOKEN). */
   token?: string;
@@ -304,6 +316,8 @@ export interface FakeDiscord {
   requestsTo(method: string, path: string | RegExp): RecordedRequest[];
   /** Answer matching requests yourself (checked in order of registration, before the built-in routes). Returns a remover. */
   intercept(interceptor: Interceptor): () => void;
+  /** Every request under /channels/:channelId answers with this refusal (after interceptors, before routes). Returns a remover. */
+  refuseChannel(channelId: string, refusal: ChannelRefusal): () => void;
 
   /** Sends a dispatch (op 0) with the next sequence number to every identified connection; throws if there is none. */
   dispatch(t: string, d: unknown): void;
@@ -510,6 +524,17 @@ function validateMessageBody(body: Obj, opts: { create: boolean; files: number }
   }
 }
 
+function refusalReply(refusal: ChannelRefusal): Reply {
+  switch (refusal) {
+    case 'missing-access':
+      return { status: 403, body: { message: 'Missing Access', code: 50001 } };
+    case 'missing-permissions':
+      return { status: 403, body: { message: 'Missing Permissions', code: 50013 } };
+    case 'unknown-channel':
+      return { status: 404, body: { message: 'Unknown Channel', code: 10003 } };
+  }
+}
+
 function attachmentsFor(files: RecordedFile[]): Obj[] {
   return files.map((file) => {
     const id = snowflake();
@@ -617,6 +642,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   const sessions = new Map<string, Session>();
   const connections = new Set<Connection>();
   const interceptors: Interceptor[] = [];
+  const refusals = new Map<string, ChannelRefusal>();
   const users = new Map<string, ApiUser>([
     [BOT_USER_ID, BOT_USER],
     [HUMAN_USER_ID, userObject(HUMAN_USER_ID, HUMAN_USERNAME)],
@@ -1234,6 +1260,22 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     return message;
   };
   route('GET', '/channels/:cid/messages/:mid', (_req, [cid = '', mid = '']) => ok(messageIn(cid, mid)));
+  route('GET', '/channels/:cid/messages', (req, [cid = '']) => {
+    requireChannel(cid);
+    const limitText = req.query['limit'] ?? '50';
+    const limit = Number(limitText);
+    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 100) throw formError('limit', 'NUMBER_TYPE_MAX', 'int value should be between 1 and 100.');
+    const before = req.query['before'];
+    const after = req.query['after'];
+    for (const [field, value] of [['before', before], ['after', after]] as const) {
+      if (value !== undefined && !/^\d+$/.test(value)) throw formError(field, 'NUMBER_TYPE_COERCE', `Value "${value}" is not snowflake.`);
+    }
+    const listed = [...messages.values()]
+      .filter((m) => m.channel_id === cid && (m.flags & FLAG_EPHEMERAL) === 0)
+      .filter((m) => (before === undefined || BigInt(m.id) < BigInt(before)) && (after === undefined || BigInt(m.id) > BigInt(after)))
+      .sort((a, b) => (BigInt(b.id) > BigInt(a.id) ? 1 : BigInt(b.id) < BigInt(a.id) ? -1 : 0));
+    return ok(listed.slice(0, limit));
+  });
   route('PATCH', '/channels/:cid/messages/:mid', (req, [cid = '', mid = '']) => {
     const message = messageIn(cid, mid);
     if (message.author.id !== BOT_USER_ID) throw unknownError('Cannot edit a message authored by another user', 50005, 403);
@@ -1340,6 +1382,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       const answer = interceptor(req);
       if (answer) return answer;
     }
+    const refused = refusals.get(/^\/channels\/([^/]+)/.exec(req.path)?.[1] ?? '');
+    // Like Discord, a bad token is refused (by the route's check) before anything about the channel.
+    if (refused && req.authorization === `Bot ${token}`) return refusalReply(refused);
     for (const r of routes) {
       if (r.method !== req.method) continue;
       const match = r.pattern.exec(rawPath);
@@ -1602,6 +1647,12 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       ),
     requestsTo: (method, path) =>
       requests.filter((r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path))),
+    refuseChannel: (channelId, refusal) => {
+      refusals.set(channelId, refusal);
+      return () => {
+        if (refusals.get(channelId) === refusal) refusals.delete(channelId);
+      };
+    },
     intercept: (interceptor) => {
       interceptors.push(interceptor);
       return () => {

@@ -7,10 +7,20 @@
  *    slash included). Methods arrive as `POST /api/<method>`, form-encoded (what @slack/web-api
  *    sends, with nested fields such as `blocks` JSON-stringified — parsed back here) or JSON.
  *    Answers: `auth.test`, `chat.postMessage` (a fresh `ts` each time), `chat.update`,
- *    `apps.connections.open` (the Socket Mode URL below); anything else `{ ok: true }`.
- *    `fake.failNext(method, error)` makes the next call of that method answer `{ ok: false, error }`
- *    (HTTP 200, as Slack does), so the client throws a `WebAPIPlatformError` (code
- *    `slack_webapi_platform_error`, `data.error`).
+ *    `apps.connections.open` (the Socket Mode URL below), `conversations.history` and
+ *    `conversations.replies` (below); anything else `{ ok: true }`.
+ *    `fake.failNext(method, error, extra?)` makes the next call of that method answer
+ *    `{ ok: false, error, ...extra }` (HTTP 200, as Slack does; e.g. `extra: { needed: 'chat:write' }`
+ *    for `missing_scope`), so the client throws a `WebAPIPlatformError` (code
+ *    `slack_webapi_platform_error`, `data.error`). `fake.failChannel(channel, error)` makes every
+ *    call naming that channel answer `{ ok: false, error }` until `fake.failChannel(channel, null)`.
+ *  - Channel history: every `chat.postMessage` (thread replies too, with `metadata`) is kept per
+ *    channel (`fake.channelMessages(channel)`, in posting order); `chat.update` edits the kept
+ *    message. `conversations.history` answers a channel's top-level messages newest first, at most
+ *    `limit` (default 100, as Slack), with `metadata` only when `include_all_metadata` is true;
+ *    `conversations.replies` (`ts`, or `thread_ts`) answers the parent then its replies, oldest
+ *    first. `fake.seedHistory(channel, messages)` adds messages as if posted earlier (a fresh `ts`
+ *    unless given). A channel never posted to or seeded has an empty history.
  *  - `POST /response/<id>`: a stand-in for a `response_url` (`fake.responseUrl(id)`), recorded in
  *    `fake.responses`.
  *  - Socket Mode: a `ws` server at `/socket`. On connect it sends `hello`; `fake.sendEnvelope()`
@@ -82,6 +92,23 @@ export interface Envelope {
   accepts_response_payload: boolean;
 }
 
+/** A message kept in a channel's history, shaped like Slack's `conversations.history` items. */
+export interface StoredMessage {
+  type: 'message';
+  ts: string;
+  text?: string;
+  blocks?: unknown;
+  thread_ts?: string;
+  metadata?: unknown;
+  user?: string;
+  bot_id?: string;
+  /** Anything else a seeded message carries (`subtype`, `attachments`, …), answered as given. */
+  [key: string]: unknown;
+}
+
+/** What `seedHistory` takes: a message posted earlier (by anyone); `ts` is fresh when not given. */
+export type SeedMessage = Partial<StoredMessage> & { text?: string };
+
 /** What the client sent back for an envelope. */
 export interface EnvelopeAck {
   envelope_id: string;
@@ -105,8 +132,14 @@ export interface FakeSlack {
   readonly envelopes: Envelope[];
   /** `http://127.0.0.1:PORT/response/<id>`. */
   responseUrl(id: string): string;
-  /** The next call of `method` answers `{ ok: false, error }` (queued: call twice to fail twice). */
-  failNext(method: string, error: string): void;
+  /** The next call of `method` answers `{ ok: false, error, ...extra }` (queued: call twice to fail twice). */
+  failNext(method: string, error: string, extra?: Obj): void;
+  /** Every call naming `channel` answers `{ ok: false, error }` (after `failNext`); `null` lifts it. */
+  failChannel(channel: string, error: string | null): void;
+  /** The messages kept for `channel` (posted and seeded, thread replies included), oldest first. */
+  channelMessages(channel: string): StoredMessage[];
+  /** Adds messages to `channel`'s history, in the order given (each newer than the last), as if posted earlier. */
+  seedHistory(channel: string, messages: readonly SeedMessage[]): StoredMessage[];
   /** Resolves with the first call (already recorded or future) matching `predicate`; rejects after `timeoutMs`. */
   waitFor(predicate: (call: RecordedCall) => boolean, timeoutMs?: number): Promise<RecordedCall>;
   /** Like `waitFor`, for response_url posts. */
@@ -178,7 +211,9 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   const responses: RecordedResponse[] = [];
   const acks: EnvelopeAck[] = [];
   const envelopes: Envelope[] = [];
-  const failures = new Map<string, string[]>();
+  const failures = new Map<string, Obj[]>();
+  const channelFailures = new Map<string, string>();
+  const history = new Map<string, StoredMessage[]>();
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const pendingAcks = new Map<string, (ack: EnvelopeAck) => void>();
@@ -189,10 +224,26 @@ export async function startFakeSlack(): Promise<FakeSlack> {
 
   const freshTs = (): string => `1700000000.${String(tsCounter++).padStart(6, '0')}`;
 
+  const kept = (channel: string): StoredMessage[] => {
+    let messages = history.get(channel);
+    if (!messages) history.set(channel, (messages = []));
+    return messages;
+  };
+  /** A form-encoded boolean arrives as the string `"true"`. */
+  const truthy = (value: unknown): boolean => value === true || value === 'true' || value === '1' || value === 1;
+  const withoutMetadata = (message: StoredMessage, includeMetadata: boolean): StoredMessage => {
+    const copy = { ...message };
+    if (!includeMetadata) delete copy.metadata;
+    return copy;
+  };
+  const byTs = (a: StoredMessage, b: StoredMessage): number => Number(a.ts) - Number(b.ts);
+
   function answer(method: string, body: Obj): Obj {
     const queued = failures.get(method);
-    const error = queued?.shift();
-    if (error !== undefined) return { ok: false, error };
+    const failure = queued?.shift();
+    if (failure !== undefined) return { ...failure, ok: false };
+    const channelError = typeof body['channel'] === 'string' ? channelFailures.get(body['channel']) : undefined;
+    if (channelError !== undefined) return { ok: false, error: channelError };
     switch (method) {
       case 'auth.test':
         return {
@@ -210,10 +261,33 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         for (const key of ['text', 'blocks', 'thread_ts', 'attachments', 'metadata'] as const) {
           if (body[key] !== undefined) message[key] = body[key];
         }
+        if (typeof body['channel'] === 'string') kept(body['channel']).push({ ...(message as StoredMessage) });
         return { ok: true, channel: body['channel'], ts, message };
       }
-      case 'chat.update':
+      case 'chat.update': {
+        const stored = typeof body['channel'] === 'string' ? history.get(body['channel'])?.find((m) => m.ts === body['ts']) : undefined;
+        if (stored) {
+          for (const key of ['text', 'blocks', 'metadata'] as const) if (body[key] !== undefined) (stored as Obj)[key] = body[key];
+        }
         return { ok: true, channel: body['channel'], ts: body['ts'], text: body['text'] };
+      }
+      case 'conversations.history': {
+        const limit = Number(body['limit'] ?? 100);
+        const includeMetadata = truthy(body['include_all_metadata']);
+        const top = (history.get(String(body['channel'])) ?? []).filter((m) => m.thread_ts === undefined || m.thread_ts === m.ts);
+        const newestFirst = [...top].sort(byTs).reverse();
+        const page = newestFirst.slice(0, Number.isFinite(limit) && limit > 0 ? limit : 100);
+        return { ok: true, messages: page.map((m) => withoutMetadata(m, includeMetadata)), has_more: newestFirst.length > page.length, pin_count: 0 };
+      }
+      case 'conversations.replies': {
+        const parentTs = String(body['ts'] ?? body['thread_ts'] ?? '');
+        const messages = history.get(String(body['channel'])) ?? [];
+        const parent = messages.find((m) => m.ts === parentTs);
+        if (!parent) return { ok: false, error: 'thread_not_found' };
+        const replies = messages.filter((m) => m.thread_ts === parentTs && m.ts !== parentTs).sort(byTs);
+        const includeMetadata = truthy(body['include_all_metadata']);
+        return { ok: true, messages: [parent, ...replies].map((m) => withoutMetadata(m, includeMetadata)), has_more: false };
+      }
       case 'apps.connections.open':
         return { ok: true, url: `ws://127.0.0.1:${port}/socket` };
       default:
@@ -320,10 +394,20 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     acks,
     envelopes,
     responseUrl: (id) => `http://127.0.0.1:${port}/response/${encodeURIComponent(id)}`,
-    failNext(method, error) {
+    failNext(method, error, extra = {}) {
       const queued = failures.get(method) ?? [];
-      queued.push(error);
+      queued.push({ ...extra, error });
       failures.set(method, queued);
+    },
+    failChannel(channel, error) {
+      if (error === null) channelFailures.delete(channel);
+      else channelFailures.set(channel, error);
+    },
+    channelMessages: (channel) => [...(history.get(channel) ?? [])],
+    seedHistory(channel, messages) {
+      const seeded = messages.map((m): StoredMessage => ({ ...m, type: 'message', ts: m.ts ?? freshTs() }));
+      kept(channel).push(...seeded);
+      return seeded;
     },
     waitFor: (predicate, timeoutMs = 5000) => waitOn('call', calls, predicate, timeoutMs, 'Web API call'),
     waitForResponse: (predicate, timeoutMs = 5000) => waitOn('response', responses, predicate, timeoutMs, 'response_url post'),

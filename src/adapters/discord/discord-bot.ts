@@ -20,6 +20,7 @@ import {
 } from 'discord.js';
 import type { Logger } from 'pino';
 import { commands } from '../../commands/index.ts';
+import type { DigestPreview } from '../../digest/model.ts';
 import { PaperbotError } from '../../errors.ts';
 import type { Answer } from '../../rag/answer.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
@@ -27,7 +28,8 @@ import type { PastTurn, PaperbotCore } from '../../rag/paperbot-core.ts';
 import { AnswerQueue } from '../shared/answer-queue.ts';
 import { describeChatFailure } from '../shared/failure.ts';
 import { RateLimiter, describeRetry } from '../shared/rate-limiter.ts';
-import { renderAnswer, renderStreamingPreview, splitMessage } from './render.ts';
+import { renderDiscordDigest, type DiscordDigestPayload } from './digest-render.ts';
+import { DISCORD_LIMITS, renderAnswer, renderStreamingPreview, splitMessage } from './render.ts';
 
 export interface DiscordBotOptions {
   token: string;
@@ -39,17 +41,22 @@ export interface DiscordBotOptions {
   queue: AnswerQueue;
   limiter: RateLimiter;
   logger: Logger;
+  /** Lays out the next digest for `/digest`; absent when no digest is configured. */
+  digestPreview?: DigestPreview;
 }
 
 const NO_PINGS = { parse: [] as [] };
 const MENTION_ONLY = 'Ask me something after the mention, e.g. `@paperbot how can I edit a real photo with a diffusion model?`';
 /** Earlier turns given to a follow-up: enough for context, bounded for the prompt. */
 const HISTORY_TURNS = 5;
+const NO_DIGEST = 'No digest is configured: whoever runs paperbot can set one up in paperbot.digest.yml (see the README).';
+const NO_DIGEST_HERE = 'No digest posts to this channel; `/digest target:<name>` shows another target\'s.';
 const HELP = [
   '**paperbot** answers questions from the paper abstracts it holds, citing each paper as [n].',
   '`/ask question:<text>` asks (add `private:true` to see the answer alone).',
   'Mention me (`@paperbot how does …?`) to get the answer in a thread; follow-ups in that thread keep the context.',
   '`/search query:<words>` lists matching papers, `/paper id:<id>` shows one, `/stats` shows what I hold.',
+  '`/digest` shows you the next paper digest for this channel before it is posted (`target:<name>` picks one target).',
   'Press 👍 or 👎 under an answer to tell the people who run me how it did.',
 ].join('\n');
 
@@ -116,6 +123,7 @@ export class DiscordBot {
     if (interaction.isButton()) return this.onButton(interaction);
     if (!interaction.isChatInputCommand()) return;
     if (interaction.commandName === 'ask') return this.onAsk(interaction);
+    if (interaction.commandName === 'digest') return this.onDigest(interaction);
     if (interaction.commandName === 'help') {
       await interaction.reply({ content: HELP, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
       return;
@@ -153,6 +161,45 @@ export class DiscordBot {
       await this.answer(target, question, interaction.user.id, []);
     } catch (error) {
       await target.edit({ content: this.describeFailure(error, interaction.id), embeds: [], components: [] });
+    }
+  }
+
+  /**
+   * `/digest [target]`: the next digest of this channel's targets (or the named one), rendered
+   * exactly as it would be posted, shown only to the asker. Nothing is posted or recorded.
+   */
+  private async onDigest(interaction: ChatInputCommandInteraction): Promise<void> {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    try {
+      const preview = this.options.digestPreview;
+      if (!preview) {
+        await interaction.editReply({ content: NO_DIGEST, allowedMentions: NO_PINGS });
+        return;
+      }
+      const targetName = interaction.options.getString('target')?.trim();
+      const result = await preview({ platform: 'discord', channel: interaction.channelId, ...(targetName ? { targetName } : {}) });
+      if (!result.ok) {
+        await interaction.editReply({ content: neutraliseMentions(result.message).slice(0, 1900), allowedMentions: NO_PINGS });
+        return;
+      }
+      if (!result.layouts.length) {
+        await interaction.editReply({ content: NO_DIGEST_HERE, allowedMentions: NO_PINGS });
+        return;
+      }
+      const payloads: DiscordDigestPayload[] = [];
+      for (const layout of result.layouts) {
+        const rendered = renderDiscordDigest(layout);
+        payloads.push(withPreviewLine(rendered.main, `-# Preview of target "${layout.target}": only you see this, nothing was posted.`));
+        const [first, ...rest] = rendered.thread;
+        if (first) payloads.push(withPreviewLine(first, `-# In the thread "${rendered.threadName}":`), ...rest);
+      }
+      for (const [i, payload] of payloads.entries()) {
+        // The deferred reply becomes the first message; the rest follow it, each as private.
+        if (i === 0) await interaction.editReply({ content: payload.content, embeds: payload.embeds, allowedMentions: NO_PINGS });
+        else await interaction.followUp({ content: payload.content, embeds: payload.embeds, flags: MessageFlags.Ephemeral | (payload.flags ?? 0), allowedMentions: NO_PINGS });
+      }
+    } catch (error) {
+      await interaction.editReply({ content: this.describeFailure(error, interaction.id), embeds: [], allowedMentions: NO_PINGS });
     }
   }
 
@@ -295,4 +342,10 @@ export class DiscordBot {
     return neutraliseMentions(describeChatFailure(error, requestId, this.options.logger, 'discord')).slice(0, 1900);
   }
 
+}
+
+/** The payload with `line` above its content when both fit in one message (the line is a courtesy, never worth an extra message). */
+function withPreviewLine(payload: DiscordDigestPayload, line: string): DiscordDigestPayload {
+  const content = `${neutraliseMentions(line)}\n${payload.content}`;
+  return content.length <= DISCORD_LIMITS.content ? { ...payload, content } : payload;
 }

@@ -20,6 +20,10 @@ export const SLASH_COMMANDS = [
     .setDescription('Show one paper')
     .addStringOption((o) => o.setName('id').setDescription('paper id, as listed by /search').setRequired(true).setMaxLength(300)),
   new SlashCommandBuilder().setName('stats').setDescription('Corpus size, indexes and models'),
+  new SlashCommandBuilder()
+    .setName('digest')
+    .setDescription('Show the next paper digest for this channel, only to you (nothing is posted)')
+    .addStringOption((o) => o.setName('target').setDescription('digest target name from paperbot.digest.yml (default: the ones posting here)').setMaxLength(100)),
   new SlashCommandBuilder().setName('help').setDescription('How to use paperbot'),
 ].map((command) => command.toJSON());
 

@@ -7,13 +7,15 @@
 import { App, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { commands } from '../../commands/index.ts';
+import type { DigestPreview } from '../../digest/model.ts';
 import { PaperbotError } from '../../errors.ts';
 import type { Answer } from '../../rag/answer.ts';
 import type { PaperbotCore, PastTurn } from '../../rag/paperbot-core.ts';
 import { AnswerQueue } from '../shared/answer-queue.ts';
 import { describeChatFailure } from '../shared/failure.ts';
 import { RateLimiter, describeRetry } from '../shared/rate-limiter.ts';
-import { escapeSlackText, renderAnswerBlocks, renderStreamingBlocks, type SlackBlock, type SlackMessage } from './render.ts';
+import { renderSlackDigest } from './digest-render.ts';
+import { SLACK_LIMITS, escapeSlackText, renderAnswerBlocks, renderStreamingBlocks, type SlackBlock, type SlackMessage } from './render.ts';
 
 export interface SlackCommandNames {
   ask: string;
@@ -36,6 +38,8 @@ export interface SlackBotOptions {
   queue: AnswerQueue;
   limiter: RateLimiter;
   logger: Logger;
+  /** Lays out the next digest for `/paperbot digest`; absent when no digest is configured. */
+  digestPreview?: DigestPreview;
 }
 
 /** Bolt's logger interface on top of our pino logger, so its logs are structured like ours. */
@@ -52,12 +56,17 @@ function boltLogger(logger: Logger): BoltLogger {
   };
 }
 
+/** A response_url takes 5 posts; a digest preview keeps within them. */
+const MAX_RESPONSES = 5;
+
+type Respond = (message: { text: string; blocks?: SlackBlock[]; response_type?: 'ephemeral' | 'in_channel' }) => Promise<unknown>;
+
 /** Where an answer is written: a channel (with thread), or an ephemeral response_url. */
 interface SlackTarget {
   channel: string;
   threadTs?: string;
   /** For slash commands: the fallback when the bot may not post in the channel. */
-  respond?: (message: { text: string; blocks?: SlackBlock[]; response_type?: 'ephemeral' | 'in_channel' }) => Promise<unknown>;
+  respond?: Respond;
 }
 
 const HELP = [
@@ -65,6 +74,7 @@ const HELP = [
   '• `/ask <question>` (add `--private` to see the answer alone)',
   '• mention `@paperbot` with a question: the answer comes in a thread, where follow-ups need no mention',
   '• `/papers <words>` lists matching papers, `/paper <id>` shows one, `/paperbot stats` shows what I hold',
+  "• `/paperbot digest [target]` shows you alone this channel's next paper digest (nothing is posted)",
   '• 👍 / 👎 under an answer tell whoever runs me how it did',
 ].join('\n');
 
@@ -144,9 +154,21 @@ export class SlackBot {
       });
     }
     this.app.command(names.help, async ({ command, ack, respond }) => {
+      const [sub = '', ...rest] = command.text.trim().split(/\s+/);
+      if (sub.toLowerCase() === 'digest') {
+        // Laying out may wait for the model's summaries: acknowledge first (Slack allows 3 s).
+        await ack({ response_type: 'ephemeral', text: 'Laying out the next digest…' });
+        try {
+          await this.previewDigest(command.channel_id, rest.join(' ').trim(), (message) => respond(message));
+        } catch (error) {
+          await respond({ response_type: 'ephemeral', text: this.describeFailure(error, command.trigger_id) }).catch((failure: unknown) =>
+            this.options.logger.warn({ err: failure, requestId: command.trigger_id }, 'slack: could not respond'),
+          );
+        }
+        return;
+      }
       await ack();
-      const sub = command.text.trim().toLowerCase();
-      await respond({ response_type: 'ephemeral', text: sub === 'stats' ? await this.runCommand('stats', '') : HELP });
+      await respond({ response_type: 'ephemeral', text: sub.toLowerCase() === 'stats' ? await this.runCommand('stats', '') : HELP });
     });
 
     this.app.event('app_mention', async ({ event, body }) => {
@@ -320,6 +342,39 @@ export class SlackBot {
       return escapeSlackText(definition.toText(await definition.run(this.core, parsed.data))).slice(0, 3900);
     } catch (error) {
       return this.describeFailure(error, name);
+    }
+  }
+
+  /**
+   * `/paperbot digest [target]`: the next digest of this channel's targets (or the named one),
+   * rendered exactly as it would be posted, channel message then thread replies, to the asker alone.
+   */
+  private async previewDigest(channel: string, targetName: string, respond: Respond): Promise<void> {
+    const say = (text: string) => respond({ response_type: 'ephemeral', text: escapeSlackText(text) });
+    if (!this.options.digestPreview) {
+      await say('No digest is configured: whoever runs paperbot can set one up in paperbot.digest.yml (see the README).');
+      return;
+    }
+    const result = await this.options.digestPreview({ platform: 'slack', channel, ...(targetName ? { targetName } : {}) });
+    if (!result.ok) {
+      await say(result.message);
+      return;
+    }
+    const messages: SlackMessage[] = [];
+    for (const layout of result.layouts) {
+      const { main, thread } = renderSlackDigest(layout);
+      const note: SlackBlock = { type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: `_Preview of the next digest for ${escapeSlackText(layout.target)}: only you can see this, and nothing was posted._` }] };
+      // The note goes on top when the message has room for one more block; the rendering is unchanged otherwise.
+      messages.push({ text: main.text, blocks: main.blocks.length < SLACK_LIMITS.blocksPerMessage ? [note, ...main.blocks] : main.blocks }, ...thread);
+    }
+    if (!messages.length) {
+      await say('No digest targets post to this channel.');
+      return;
+    }
+    const shown = messages.length > MAX_RESPONSES ? messages.slice(0, MAX_RESPONSES - 1) : messages;
+    for (const message of shown) await respond({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
+    if (shown.length < messages.length) {
+      await say(`${messages.length - shown.length} more preview messages are not shown here (Slack allows ${MAX_RESPONSES} replies to a command); \`npm start -- digest --dry-run\` prints them all.`);
     }
   }
 

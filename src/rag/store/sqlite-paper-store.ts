@@ -27,11 +27,21 @@ CREATE TABLE IF NOT EXISTS papers (
   content_hash TEXT NOT NULL,
   added_at     TEXT NOT NULL,
   updated_at   TEXT NOT NULL,
-  changed_generation INTEGER NOT NULL DEFAULT 0
+  changed_generation INTEGER NOT NULL DEFAULT 0,
+  arrival_batch INTEGER
 );
 CREATE INDEX IF NOT EXISTS papers_title_key ON papers(title_key);
 CREATE INDEX IF NOT EXISTS papers_changed_generation ON papers(changed_generation);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- One row per ingest run (a corpus file batch, an inbox scan, a live-source fetch). A bulk batch
+-- (the shipped seed, a benchmark import) keeps its papers askable but out of channel digests.
+CREATE TABLE IF NOT EXISTS ingest_batches (
+  id         INTEGER PRIMARY KEY,
+  origin     TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  added      INTEGER NOT NULL DEFAULT 0,
+  bulk       INTEGER NOT NULL DEFAULT 0
+);
 `;
 
 interface PaperRow {
@@ -116,8 +126,8 @@ export class SqlitePaperStore implements PaperStore {
       byId: this.db.prepare('SELECT * FROM papers WHERE id = ?'),
       byRowId: this.db.prepare('SELECT * FROM papers WHERE row_id = ?'),
       byTitleKey: this.db.prepare('SELECT * FROM papers WHERE title_key = ? ORDER BY row_id'),
-      insert: this.db.prepare(`INSERT INTO papers (id, title, title_key, abstract, authors, url, published, categories, metadata, version, source, content_hash, added_at, updated_at, changed_generation)
-        VALUES (@id, @title, @title_key, @abstract, @authors, @url, @published, @categories, @metadata, @version, @source, @content_hash, @now, @now, @generation)`),
+      insert: this.db.prepare(`INSERT INTO papers (id, title, title_key, abstract, authors, url, published, categories, metadata, version, source, content_hash, added_at, updated_at, changed_generation, arrival_batch)
+        VALUES (@id, @title, @title_key, @abstract, @authors, @url, @published, @categories, @metadata, @version, @source, @content_hash, @now, @now, @generation, @batch)`),
       update: this.db.prepare(`UPDATE papers SET title = @title, title_key = @title_key, abstract = @abstract, authors = @authors, url = @url,
         published = @published, categories = @categories, metadata = @metadata, version = @version, source = @source,
         content_hash = @content_hash, updated_at = @now, changed_generation = @generation WHERE row_id = @row_id`),
@@ -135,7 +145,7 @@ export class SqlitePaperStore implements PaperStore {
     return this.db;
   }
 
-  upsert(record: PaperRecord, source: string): { status: UpsertStatus; paper: Paper } {
+  upsert(record: PaperRecord, source: string, batch?: number): { status: UpsertStatus; paper: Paper } {
     const identity = paperIdentity(record);
     const existing = this.statements.byId.get(identity.id);
     const hash = contentHash(record);
@@ -167,7 +177,7 @@ export class SqlitePaperStore implements PaperStore {
       this.statements.update.run({ ...row, row_id: existing.row_id });
       rowId = existing.row_id;
     } else {
-      rowId = Number(this.statements.insert.run(row).lastInsertRowid);
+      rowId = Number(this.statements.insert.run({ ...row, batch: batch ?? null }).lastInsertRowid);
     }
     this.bumpGeneration();
     const stored = this.statements.byRowId.get(rowId);
@@ -217,6 +227,14 @@ export class SqlitePaperStore implements PaperStore {
     return this.statements.countChangedSince.get(generation)?.n ?? 0;
   }
 
+  startIngestBatch(origin: string, bulk: boolean): number {
+    return Number(this.db.prepare('INSERT INTO ingest_batches (origin, started_at, bulk) VALUES (?, ?, ?)').run(origin, new Date().toISOString(), bulk ? 1 : 0).lastInsertRowid);
+  }
+
+  updateIngestBatch(batch: number, added: number, bulk: boolean): void {
+    this.db.prepare('UPDATE ingest_batches SET added = ?, bulk = max(bulk, ?) WHERE id = ?').run(added, bulk ? 1 : 0, batch);
+  }
+
   getMeta(key: string): string | undefined {
     return this.statements.getMeta.get(key)?.value;
   }
@@ -234,6 +252,10 @@ export class SqlitePaperStore implements PaperStore {
     const columns = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('papers')").all();
     if (columns.length && !columns.some((column) => column.name === 'changed_generation')) {
       this.db.exec('ALTER TABLE papers ADD COLUMN changed_generation INTEGER NOT NULL DEFAULT 0');
+    }
+    if (columns.length && !columns.some((column) => column.name === 'arrival_batch')) {
+      // Papers from before digests existed count as one bulk import: no digest posts them unasked.
+      this.db.exec('ALTER TABLE papers ADD COLUMN arrival_batch INTEGER');
     }
   }
 

@@ -1,0 +1,110 @@
+/**
+ * paperbot.digest.yml: the digest targets. Read once at start (serve, `paperbot digest`),
+ * validated with zod, every problem reported together with its place in the file. A missing
+ * file means "no digest", which callers say in one line; a broken one is a config error.
+ */
+import { readFileSync } from 'node:fs';
+import { Cron } from 'croner';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { PaperbotError } from '../errors.ts';
+import type { DigestTarget } from './model.ts';
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cronProblem(pattern: string, timezone: string | undefined): string | null {
+  try {
+    new Cron(pattern, { paused: true, ...(timezone && isTimeZone(timezone) ? { timezone } : {}) });
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+const ARXIV_CATEGORY = /^[a-z-]+(?:\.[A-Za-z-]+)?$/;
+
+const targetSchema = z
+  .object({
+    name: z.string().trim().regex(/^[A-Za-z0-9][\w.-]{0,63}$/, 'letters, digits, ".", "_" and "-" (it is typed after --target)'),
+    platform: z.enum(['slack', 'discord']),
+    // Integers arrive as BigInt (see parse below): a Discord snowflake must not be rounded.
+    channel: z
+      .union([z.string(), z.bigint()], { error: 'a channel id (Slack C…, a Discord channel snowflake)' })
+      .transform((value) => String(value).trim())
+      .pipe(z.string().min(1, 'a channel id (Slack C…, a Discord channel snowflake)')),
+    cron: z.string().trim().min(1),
+    timezone: z.string().trim().default('UTC').refine(isTimeZone, 'an IANA time zone such as Europe/Berlin'),
+    size: z.coerce.number().int().min(1).max(25).default(10),
+    thread_max: z.coerce.number().int().min(0).max(200).default(30),
+    topics: z.array(z.coerce.string().trim().min(1)).max(20).default([]),
+    empty: z.enum(['skip', 'post']).default('skip'),
+    sources: z.array(z.enum(['inbox', 'huggingface', 'arxiv'])).min(1).default(['inbox']),
+    arxiv_categories: z.array(z.string().trim().regex(ARXIV_CATEGORY, 'an arXiv category such as cs.CL')).default([]),
+  })
+  .passthrough()
+  .superRefine((target, ctx) => {
+    const problem = cronProblem(target.cron, target.timezone);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['cron'], message: `not a cron expression: ${problem}` });
+    if (target.sources.includes('arxiv') && target.arxiv_categories.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['arxiv_categories'], message: 'list the arXiv categories to fetch (e.g. [cs.CL, cs.IR]) when sources has arxiv' });
+    }
+  });
+
+const fileSchema = z
+  .object({ targets: z.array(targetSchema).min(1, 'list at least one target') })
+  .passthrough()
+  .superRefine((file, ctx) => {
+    const seen = new Set<string>();
+    file.targets.forEach((target, i) => {
+      if (seen.has(target.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `"${target.name}" is used by another target` });
+      seen.add(target.name);
+    });
+  });
+
+/** The targets in `file`, or null when the file does not exist. Throws a `config` error otherwise. */
+export function loadDigestTargets(file: string): DigestTarget[] | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new PaperbotError('config', `Cannot read the digest config ${file}: ${(error as Error).message}.`, { cause: error });
+  }
+  return parseDigestTargets(text, file);
+}
+
+/** Parses and validates the YAML text of a digest config; `file` only names it in messages. */
+export function parseDigestTargets(text: string, file: string): DigestTarget[] {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { intAsBigInt: true });
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line})` : '';
+    throw new PaperbotError('config', `The digest config ${file} is not valid YAML${where}: ${(error as Error).message.split('\n')[0]}. See paperbot.digest.example.yml.`, { cause: error });
+  }
+  const result = fileSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  - ${issue.path.join('.') || 'file'}: ${issue.message}`);
+    throw new PaperbotError('config', `The digest config ${file} is invalid:\n${problems.join('\n')}\nSee paperbot.digest.example.yml and README "Daily digest".`);
+  }
+  return result.data.targets.map((target) => ({
+    name: target.name,
+    platform: target.platform,
+    channel: target.channel,
+    cron: target.cron,
+    timezone: target.timezone,
+    size: target.size,
+    threadMax: target.thread_max,
+    topics: target.topics,
+    empty: target.empty,
+    sources: [...new Set(target.sources)],
+    arxivCategories: target.arxiv_categories,
+  }));
+}
