@@ -5,6 +5,15 @@
  */
 import path from 'node:path';
 import { DiscordBot } from './adapters/discord/discord-bot.ts';
+import { DiscordDigestPublisher } from './adapters/discord/discord-digest-publisher.ts';
+import { OllamaSummarizer } from './adapters/ollama/ollama-summarizer.ts';
+import { SlackDigestPublisher } from './adapters/slack/slack-digest-publisher.ts';
+import { ArxivApiSource } from './adapters/sources/arxiv-source.ts';
+import { HuggingFaceDailyPapersSource } from './adapters/sources/huggingface-source.ts';
+import { loadDigestTargets } from './digest/digest-config.ts';
+import { DigestService } from './digest/digest-service.ts';
+import type { DigestPlatform, DigestPublisher, DigestTarget, PaperSource } from './digest/model.ts';
+import { SqliteDigestStore } from './digest/sqlite-digest-store.ts';
 import { OllamaAnswerer } from './adapters/ollama/ollama-answerer.ts';
 import { AnswerQueue } from './adapters/shared/answer-queue.ts';
 import { RateLimiter } from './adapters/shared/rate-limiter.ts';
@@ -100,6 +109,7 @@ export async function createPaperbot(config: Config, options: CompositionOptions
     dataDir: options.dataDir ?? path.resolve(config.PAPERBOT_DATA_DIR),
     bm25: { k1: config.BM25_K1, b: config.BM25_B, titleWeight: config.BM25_TITLE_WEIGHT },
     shippedCorpusDir: options.seed === false ? null : SHIPPED_CORPUS_DIR,
+    bulkImportPapers: config.BULK_IMPORT_PAPERS,
     logger,
     ...(options.progress ? { progress: options.progress } : {}),
     ...(options.notify ? { notify: options.notify } : {}),
@@ -156,10 +166,80 @@ export function createChatServices(config: Config): { queue: AnswerQueue; limite
   };
 }
 
+/** The setting each platform needs before a digest can post there. */
+const PLATFORM_SETTING: Record<DigestPlatform, 'SLACK_BOT_TOKEN' | 'DISCORD_TOKEN'> = { slack: 'SLACK_BOT_TOKEN', discord: 'DISCORD_TOKEN' };
+
+/**
+ * Throws a `config` error naming each target whose platform is not configured, and the setting
+ * to set. Serve checks every target at start; `digest --now` checks the one it posts.
+ */
+export function checkDigestPlatforms(config: Config, targets: readonly DigestTarget[]): void {
+  const missing = targets.filter((target) => !config[PLATFORM_SETTING[target.platform]]);
+  if (!missing.length) return;
+  const lines = missing.map((t) => `  - digest target "${t.name}" posts to ${t.platform === 'slack' ? 'Slack' : 'Discord'}, but ${PLATFORM_SETTING[t.platform]} is not set`);
+  throw new PaperbotError('config', `Digest targets cannot post:\n${lines.join('\n')}\nSet the missing settings (see .env.example), or remove those targets from ${config.DIGEST_CONFIG}.`);
+}
+
+export interface DigestParts {
+  service: DigestService;
+  /** The targets file that was read. */
+  file: string;
+}
+
+/**
+ * The digest runner for the targets in DIGEST_CONFIG, or null when that file does not exist.
+ * Live sources are built only when a target lists them; publishers only for configured platforms.
+ */
+export function createDigest(
+  config: Config,
+  core: PaperbotCore,
+  logger: Logger,
+  options: { clock?: () => Date; owner?: { id: string; isAlive: (owner: string) => boolean } } = {},
+): DigestParts | null {
+  const file = path.resolve(config.DIGEST_CONFIG);
+  const targets = loadDigestTargets(file);
+  if (!targets) return null;
+  const publishers: Partial<Record<DigestPlatform, DigestPublisher>> = {};
+  if (config.SLACK_BOT_TOKEN) publishers.slack = new SlackDigestPublisher({ token: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL, logger });
+  if (config.DISCORD_TOKEN) publishers.discord = new DiscordDigestPublisher({ token: config.DISCORD_TOKEN, apiBase: config.DISCORD_API_BASE, logger });
+  const listed = new Set(targets.flatMap((t) => t.sources));
+  const sourcePolicy = { timeoutMs: config.SOURCE_TIMEOUT_MS, maxRetryAfterMs: config.SOURCE_MAX_RETRY_AFTER_MS, logger };
+  const sources: Partial<Record<PaperSource['name'], PaperSource>> = {};
+  if (listed.has('huggingface')) sources.huggingface = new HuggingFaceDailyPapersSource({ url: config.HF_PAPERS_URL, maxDays: config.DIGEST_MAX_AGE_DAYS, ...sourcePolicy });
+  if (listed.has('arxiv')) sources.arxiv = new ArxivApiSource({ url: config.ARXIV_API_URL, intervalMs: config.ARXIV_REQUEST_INTERVAL_MS, ...sourcePolicy });
+  const listCommand = (target: DigestTarget) => `\`paperbot digest --list --target ${target.name}\``;
+  const service = new DigestService({
+    library: core.library,
+    store: new SqliteDigestStore(core.library.database),
+    targets,
+    publishers,
+    sources,
+    inboxDir: config.DIGEST_INBOX ? path.resolve(config.DIGEST_INBOX) : path.join(core.library.dataDir, 'inbox'),
+    summarizer: new OllamaSummarizer({
+      connection: { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS },
+      model: config.OLLAMA_CHAT_MODEL,
+      ...(config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
+    }),
+    clock: options.clock ?? (() => new Date()),
+    ...(options.owner ? { owner: options.owner } : {}),
+    logger,
+    settings: {
+      maxAgeDays: config.DIGEST_MAX_AGE_DAYS,
+      claimLeaseMs: 15 * 60 * 1000,
+      moreHint: (target) =>
+        target.platform === 'slack'
+          ? `Search them with ${config.SLACK_COMMAND_SEARCH} <words>, or list them all with ${listCommand(target)} on paperbot's machine.`
+          : `Search them with /search, or list them all with ${listCommand(target)} on paperbot's machine.`,
+    },
+  });
+  return { service, file };
+}
+
 /** The Discord bot, or null when Discord is not configured (DISCORD_TOKEN unset). */
-export function createDiscordBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger): DiscordBot | null {
+export function createDiscordBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null): DiscordBot | null {
   if (!config.DISCORD_TOKEN) return null;
   return new DiscordBot(core, {
+    ...(digest ? { digestPreview: (request) => digest.chatPreview(request) } : {}),
     token: config.DISCORD_TOKEN,
     apiBase: config.DISCORD_API_BASE,
     messageContent: config.DISCORD_MESSAGE_CONTENT,
@@ -171,12 +251,13 @@ export function createDiscordBot(config: Config, core: PaperbotCore, services: {
 }
 
 /** The Slack bot, or null when Slack is not configured (SLACK_BOT_TOKEN unset). */
-export function createSlackBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger): SlackBot | null {
+export function createSlackBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null): SlackBot | null {
   if (!config.SLACK_BOT_TOKEN) return null;
   if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
     throw new PaperbotError('config', 'SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is: set one of them.');
   }
   return new SlackBot(core, {
+    ...(digest ? { digestPreview: (request) => digest.chatPreview(request) } : {}),
     botToken: config.SLACK_BOT_TOKEN,
     ...(config.SLACK_APP_TOKEN ? { appToken: config.SLACK_APP_TOKEN } : {}),
     ...(config.SLACK_SIGNING_SECRET ? { signingSecret: config.SLACK_SIGNING_SECRET } : {}),

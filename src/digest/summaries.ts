@@ -120,9 +120,9 @@ export async function summarisePapers(
         parts.logger?.info({ rowId: paper.rowId, reason: check.reason }, 'digest: model summary rejected; using the abstract sentence');
       } catch (error) {
         modelAvailable = false;
-        const why = error instanceof PaperbotError ? error.message : String(error);
-        parts.logger?.warn({ err: error }, 'digest: summaries fall back to abstract sentences');
-        notes.push(`Summaries are sentences quoted from the abstracts: the language model could not write them (${why.replace(/\.$/, '')}).`);
+        const why = (error instanceof PaperbotError ? error.message : String(error)).split(/[.:]\s/)[0];
+        parts.logger?.info({ err: error }, 'digest: summaries fall back to abstract sentences');
+        notes.push(`Summaries are quoted from the abstracts: the language model was not available (${why}).`);
       }
     }
     summaries.set(paper.rowId, informativeSentence(paper.abstract, parts.idf));

@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { PaperbotError } from '../errors.ts';
 import { readCorpusFile } from './corpus/read-corpus-file.ts';
@@ -93,6 +94,8 @@ export class PaperLibrary {
   vectors: VectorIndexManager | null = null;
   /** Answers posted in chat and their 👍 / 👎, in the same database. */
   feedback!: SqliteFeedbackStore;
+  /** The open paper database, for stores that keep their own tables beside the papers (digests). */
+  database!: SqliteDatabase;
   private constructor(
     readonly dataDir: string,
     readonly store: PaperStore,
@@ -118,6 +121,7 @@ export class PaperLibrary {
       // `vectors` is attached after seeding, so the seed ingest does not embed twice.
       const library = new PaperLibrary(dataDir, store, index, savedGeneration, options);
       library.feedback = new SqliteFeedbackStore(store.connection);
+      library.database = store.connection;
       built.library = library;
       if (options.shippedCorpusDir && store.count() === 0 && store.getMeta('seeded_at') === undefined) {
         options.notify?.(`First run: ingesting the shipped corpus from ${path.relative(process.cwd(), options.shippedCorpusDir) || options.shippedCorpusDir}.`);

@@ -4,10 +4,14 @@
  * refusal included), 2 usage or configuration error, 1 anything else.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadDigestTargets } from '../../digest/digest-config.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { commands } from '../../commands/index.ts';
 import type { AnyCommand } from '../../commands/definition.ts';
-import { createChatServices, createDiscordBot, createPaperbot, createSlackBot } from '../../composition-root.ts';
+import { checkDigestPlatforms, createChatServices, createDigest, createDiscordBot, createPaperbot, createSlackBot } from '../../composition-root.ts';
+import { DigestScheduler } from '../../digest/digest-scheduler.ts';
+import { runDigestCommand, type DigestCommandOptions } from './digest-command.ts';
 import { createLogger } from '../../logger.ts';
 import { registerSlashCommands } from '../discord/slash-commands.ts';
 import { loadConfig, type Config } from '../../config.ts';
@@ -92,6 +96,18 @@ export function buildProgram(onConfig: () => Config): Command {
       await serve(onConfig());
     });
   program
+    .command('digest')
+    .description('Daily digest: --dry-run shows the next one, --now --target NAME posts one now, --list --target NAME lists the last one')
+    .option('--dry-run', 'print the next digest of each target (or --target) without posting or recording it')
+    .option('--now', 'post a digest now of the papers not yet posted to --target')
+    .option('--list', "list every paper of --target's latest digest, the ones not shown included")
+    .option('--target <name>', 'the digest target (its name in paperbot.digest.yml)')
+    .option('--since <YYYY-MM-DD>', 'with --now: backfill the papers that arrived since this date')
+    .option('--json', 'print the result as one JSON object')
+    .action(async (options: DigestCommandOptions) => {
+      await runDigestCommand(onConfig(), options, notify);
+    });
+  program
     .command('discord:register')
     .description('Register the slash commands with Discord (--guild ID: one server, instant; otherwise global)')
     .option('--guild <id>', 'register in this server only')
@@ -108,6 +124,9 @@ export function buildProgram(onConfig: () => Config): Command {
 
 /** Starts every configured part, prints one line per part, and stops them cleanly on a signal. */
 async function serve(config: Config): Promise<void> {
+  // The digest file is read and checked before anything starts: a broken one is exit 2 at once.
+  const digestTargets = loadDigestTargets(path.resolve(config.DIGEST_CONFIG));
+  if (digestTargets) checkDigestPlatforms(config, digestTargets);
   if (!config.DISCORD_TOKEN && !config.SLACK_BOT_TOKEN) {
     throw new PaperbotError(
       'config',
@@ -130,19 +149,32 @@ async function serve(config: Config): Promise<void> {
   const services = createChatServices(config);
   let bot: ReturnType<typeof createDiscordBot> = null;
   let slack: ReturnType<typeof createSlackBot>;
+  let scheduler: DigestScheduler | null = null;
   try {
-    bot = createDiscordBot(config, core, services, logger);
-    slack = createSlackBot(config, core, services, logger);
+    const digest = createDigest(config, core, logger);
+    bot = createDiscordBot(config, core, services, logger, digest?.service);
+    slack = createSlackBot(config, core, services, logger, digest?.service);
     if (bot) notify(`discord: ${await bot.start()}`);
     if (slack) notify(`slack: ${await slack.start()}`);
+    if (digest) {
+      scheduler = new DigestScheduler(digest.service, logger, (outcome) => {
+        if (outcome.status !== 'sent' && outcome.status !== 'skipped') notify(`digest: ${outcome.target} ${outcome.slot}: ${outcome.status}${outcome.detail ? ` (${outcome.detail})` : ''}`);
+      });
+      const started = await scheduler.start();
+      const next = started.next ? `next at ${started.next.at.toISOString()} (${started.next.target})` : 'no next run';
+      notify(`digest: ${started.targets} target${started.targets === 1 ? '' : 's'}, ${next}`);
+    } else {
+      notify(`digest: no digest (no ${config.DIGEST_CONFIG}; copy paperbot.digest.example.yml there or set DIGEST_CONFIG)`);
+    }
   } catch (error) {
+    await scheduler?.stop(0);
     await bot?.stop(0).catch(() => undefined);
     core.close();
     throw error;
   }
   await stopRequested;
   notify(`${requested}: stopping (answers in progress get up to 10 s)`);
-  await Promise.all([bot?.stop(), slack?.stop()]);
+  await Promise.all([bot?.stop(), slack?.stop(), scheduler?.stop()]);
   core.close();
   notify('stopped');
   // Keep-alive sockets of the HTTP clients must not hold a stopped bot open.
