@@ -153,7 +153,10 @@ async function serve(config: Config): Promise<void> {
   try {
     const digest = createDigest(config, core, logger);
     bot = createDiscordBot(config, core, services, logger, digest?.service);
-    slack = createSlackBot(config, core, services, logger, digest?.service);
+    // A Slack digest only needs the bot token; answering questions needs Socket Mode or HTTP too.
+    const postOnly = Boolean(digest && config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET && digest.service.targets.some((t) => t.platform === 'slack'));
+    slack = postOnly ? null : createSlackBot(config, core, services, logger, digest?.service);
+    if (postOnly) notify('slack: posting digests only (set SLACK_APP_TOKEN or SLACK_SIGNING_SECRET to answer questions too)');
     if (bot) notify(`discord: ${await bot.start()}`);
     if (slack) notify(`slack: ${await slack.start()}`);
     if (digest) {
