@@ -21,6 +21,14 @@
  *    `conversations.replies` (`ts`, or `thread_ts`) answers the parent then its replies, oldest
  *    first. `fake.seedHistory(channel, messages)` adds messages as if posted earlier (a fresh `ts`
  *    unless given). A channel never posted to or seeded has an empty history.
+ *  - Holding a response (a process killed mid-request): `fake.holdNext(method, { store })` makes
+ *    the next call of `method` get no HTTP response; it resolves with a `HeldCall` as that call
+ *    arrives. `store: true` (default): the call is handled at once — for `chat.postMessage` the
+ *    message is kept in the channel history, as if Slack posted it — but its answer is withheld.
+ *    `store: false`: the call is not handled at all (nothing kept: the post never reached Slack).
+ *    `held.release()` sends the answer (a `store: false` call is handled only then); `close()`
+ *    drops held responses with their connections. The call is in `fake.calls` from its arrival
+ *    (with `held: true`); a `store: false` call's `response` is `{}` until it is released.
  *  - `POST /response/<id>`: a stand-in for a `response_url` (`fake.responseUrl(id)`), recorded in
  *    `fake.responses`.
  *  - Socket Mode: a `ws` server at `/socket`. On connect it sends `hello`; `fake.sendEnvelope()`
@@ -71,8 +79,26 @@ export interface RecordedCall {
   authorization: string | null;
   /** `Date.now()` on arrival. */
   at: number;
-  /** What the fake answered. */
+  /** What the fake answered (`{}` while a `holdNext({ store: false })` call is held). */
   response: Obj;
+  /** Set when the call's response was held by `holdNext`. */
+  held?: boolean;
+}
+
+/** A call whose HTTP response `holdNext` withholds. */
+export interface HeldCall {
+  call: RecordedCall;
+  /** Whether the call was handled on arrival (`store: true`: e.g. the message is in the history). */
+  stored: boolean;
+  /** Sends the response now (handling a `store: false` call first); a no-op once sent or after the client went away. */
+  release(): void;
+}
+
+export interface HoldOptions {
+  /** Handle the call on arrival, withholding only the answer (default true). */
+  store?: boolean;
+  /** The returned promise rejects when no such call arrives within this (default 10000 ms). */
+  timeoutMs?: number;
 }
 
 export interface RecordedResponse {
@@ -140,6 +166,11 @@ export interface FakeSlack {
   channelMessages(channel: string): StoredMessage[];
   /** Adds messages to `channel`'s history, in the order given (each newer than the last), as if posted earlier. */
   seedHistory(channel: string, messages: readonly SeedMessage[]): StoredMessage[];
+  /**
+   * The next call of `method` (not one already recorded) gets no HTTP response until
+   * `release()`; resolves as it arrives. See the header comment for `store`.
+   */
+  holdNext(method: string, options?: HoldOptions): Promise<HeldCall>;
   /** Resolves with the first call (already recorded or future) matching `predicate`; rejects after `timeoutMs`. */
   waitFor(predicate: (call: RecordedCall) => boolean, timeoutMs?: number): Promise<RecordedCall>;
   /** Like `waitFor`, for response_url posts. */
@@ -214,6 +245,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   const failures = new Map<string, Obj[]>();
   const channelFailures = new Map<string, string>();
   const history = new Map<string, StoredMessage[]>();
+  const holds: Array<{ method: string; store: boolean; arrived: (held: HeldCall) => void; timer?: NodeJS.Timeout }> = [];
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const pendingAcks = new Map<string, (ack: EnvelopeAck) => void>();
@@ -303,6 +335,25 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       if (req.method === 'POST' && path.startsWith('/api/')) {
         const method = decodeURIComponent(path.slice('/api/'.length));
         const body = parseBody(raw, req.headers['content-type']);
+        const holdIndex = holds.findIndex((h) => h.method === method);
+        if (holdIndex >= 0) {
+          const [hold] = holds.splice(holdIndex, 1);
+          const call: RecordedCall = { method, body, authorization: req.headers.authorization ?? null, at: Date.now(), response: hold!.store ? answer(method, body) : {}, held: true };
+          calls.push(call);
+          emitter.emit('call', call);
+          let sent = false;
+          hold!.arrived({
+            call,
+            stored: hold!.store,
+            release() {
+              if (sent) return;
+              sent = true;
+              if (!hold!.store) call.response = answer(method, body);
+              if (!res.destroyed && !res.writableEnded) sendJson(res, 200, call.response);
+            },
+          });
+          return;
+        }
         const response = answer(method, body);
         const call: RecordedCall = { method, body, authorization: req.headers.authorization ?? null, at: Date.now(), response };
         calls.push(call);
@@ -409,6 +460,25 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       kept(channel).push(...seeded);
       return seeded;
     },
+    holdNext(method, options = {}) {
+      const { store = true, timeoutMs = 10_000 } = options;
+      return new Promise<HeldCall>((resolve, reject) => {
+        const hold: (typeof holds)[number] = {
+          method,
+          store,
+          arrived: (held: HeldCall) => {
+            clearTimeout(hold.timer);
+            resolve(held);
+          },
+        };
+        hold.timer = setTimeout(() => {
+          const i = holds.indexOf(hold);
+          if (i >= 0) holds.splice(i, 1);
+          reject(new Error(`fake-slack: no ${method} call to hold within ${timeoutMs} ms`));
+        }, timeoutMs);
+        holds.push(hold);
+      });
+    },
     waitFor: (predicate, timeoutMs = 5000) => waitOn('call', calls, predicate, timeoutMs, 'Web API call'),
     waitForResponse: (predicate, timeoutMs = 5000) => waitOn('response', responses, predicate, timeoutMs, 'response_url post'),
     async waitForSocket(timeoutMs = 5000) {
@@ -447,6 +517,8 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       });
     },
     async close() {
+      // Holds still waiting for their call are forgotten (their promises stay pending).
+      for (const hold of holds.splice(0)) clearTimeout(hold.timer);
       // A clean close handshake first (terminating makes undici's client log an SMWebsocketError), then force.
       await Promise.all(
         [...clients].map(
