@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ollama_failed' // Ollama answered with an error or broke off a stream
   | 'source_failed' // a live paper source (Hugging Face, arXiv) timed out, refused or answered garbage
   | 'platform' // a chat platform refused a post (missing scope, unknown channel, bad token)
+  | 'platform_uncertain' // a post failed in a way that leaves open whether it reached the channel (timeout, 5xx, lost connection)
   | 'internal';
 
 export class PaperbotError extends Error {

@@ -194,24 +194,56 @@ export class DigestService {
       this.parts.logger.warn({ err: error, inbox }, 'digest: cannot read the inbox');
       return [{ file: inbox, added: 0, updated: 0, rejected: 0, error: `cannot read the inbox: ${(error as Error).message}` }];
     }
+    this.requeueAbandonedInboxFiles();
     for (const name of entries) {
       const file = path.join(inbox, name);
-      // A file still being written (changed in the last two seconds) waits for the next scan.
-      if (Date.now() - statSync(file).mtimeMs < 2000) continue;
       const stamp = this.parts.clock().toISOString().replace(/[:.]/g, '-');
+      let claimed: string;
       try {
-        const ingested = await this.parts.library.ingest([file], { origin: { name: 'inbox', bulk: 'auto' } });
+        // A file still being written (changed in the last two seconds) waits for the next scan.
+        if (Date.now() - statSync(file).mtimeMs < 2000) continue;
+        // Claim the file by moving it: a second process scanning the same inbox finds it gone.
+        claimed = moveInto(file, path.join(inbox, '.processing'), `${stamp}-${process.pid}-${name}`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      try {
+        const ingested = await this.parts.library.ingest([claimed], { origin: { name: 'inbox', bulk: 'auto' } });
         const totals = ingested.totals;
-        moveInto(file, path.join(inbox, 'processed'), `${stamp}-${name}`);
+        moveInto(claimed, path.join(inbox, 'processed'), `${stamp}-${name}`);
         results.push({ file: name, added: totals.added, updated: totals.updated, rejected: totals.rejected });
         this.parts.logger.info({ file: name, ...totals }, 'digest: inbox file ingested');
       } catch (error) {
-        moveInto(file, path.join(inbox, 'failed'), `${stamp}-${name}`);
+        moveInto(claimed, path.join(inbox, 'failed'), `${stamp}-${name}`);
         results.push({ file: name, added: 0, updated: 0, rejected: 0, error: (error as Error).message });
         this.parts.logger.warn({ err: error, file: name }, 'digest: inbox file could not be ingested; moved to failed/');
       }
     }
     return results;
+  }
+
+  /** Files a crashed scan had claimed (in .processing/ for over ten minutes) go back to the inbox; ingesting twice changes nothing. */
+  private requeueAbandonedInboxFiles(): void {
+    const processing = path.join(this.parts.inboxDir, '.processing');
+    let names: string[];
+    try {
+      names = readdirSync(processing);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const file = path.join(processing, name);
+      try {
+        // rename() sets ctime, so ctime is when the file was claimed.
+        if (Date.now() - statSync(file).ctimeMs < 10 * 60 * 1000) continue;
+        const original = name.replace(/^[\dT-]+Z-\d+-/, '');
+        renameSync(file, path.join(this.parts.inboxDir, original));
+        this.parts.logger.warn({ file: original }, 'digest: an inbox file left by an interrupted scan goes back to the inbox');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
   }
 
   /** Footer notes for a target: each of its sources that failed in this gather. */
@@ -334,9 +366,26 @@ export class DigestService {
         logger.error({ err: error, target: target.name, slot: run.slot }, 'digest: not posted; its papers go into the next digest');
         return { ...base, status: 'failed', papers, detail: (error as Error).message };
       }
-      // We cannot tell whether the post reached the channel: leave the claim for reconciliation.
+      // We cannot tell whether the post reached the channel. Look once now; if it is not there
+      // (yet), leave the claim: reconciliation settles it after the lease or on the next start.
+      const settled = await this.settleNow(target, run.slot, marker);
+      if (settled) return { ...base, status: 'sent', papers, messageRef: settled, detail: 'the post failed to answer, but it is in the channel' };
       logger.error({ err: error, target: target.name, slot: run.slot }, 'digest: posting failed midway; the next start checks the channel');
       return { ...base, status: 'pending', papers, detail: (error as Error).message };
+    }
+  }
+
+  /** After an uncertain failure: the message reference if the digest is in the channel after all (then recorded as sent). */
+  private async settleNow(target: DigestTarget, slot: string, marker: string): Promise<string | null> {
+    const publisher = this.parts.publishers[target.platform];
+    if (!publisher) return null;
+    try {
+      const ref = await publisher.findPosted(target.channel, marker);
+      if (ref) this.parts.store.markSent(target.name, slot, ref, this.parts.clock().toISOString(), 'the post failed to answer, but it was found in the channel');
+      return ref;
+    } catch (error) {
+      this.parts.logger.warn({ err: error, target: target.name, slot }, 'digest: cannot check the channel after a failed post');
+      return null;
     }
   }
 
@@ -473,7 +522,9 @@ export class DigestService {
   }
 }
 
-function moveInto(file: string, dir: string, name: string): void {
+function moveInto(file: string, dir: string, name: string): string {
   mkdirSync(dir, { recursive: true });
-  renameSync(file, path.join(dir, name));
+  const destination = path.join(dir, name);
+  renameSync(file, destination);
+  return destination;
 }

@@ -26,7 +26,8 @@
  *    arrives. `store: true` (default): the call is handled at once — for `chat.postMessage` the
  *    message is kept in the channel history, as if Slack posted it — but its answer is withheld.
  *    `store: false`: the call is not handled at all (nothing kept: the post never reached Slack).
- *    `held.release()` sends the answer (a `store: false` call is handled only then); `close()`
+ *    `held.release()` sends the answer (a `store: false` call is handled only then); `held.drop()`
+ *    destroys the connection with no answer at all (a reset, as the client sees it); `close()`
  *    drops held responses with their connections. The call is in `fake.calls` from its arrival
  *    (with `held: true`); a `store: false` call's `response` is `{}` until it is released.
  *  - `POST /response/<id>`: a stand-in for a `response_url` (`fake.responseUrl(id)`), recorded in
@@ -92,6 +93,8 @@ export interface HeldCall {
   stored: boolean;
   /** Sends the response now (handling a `store: false` call first); a no-op once sent or after the client went away. */
   release(): void;
+  /** Destroys the connection without any response (a reset or timeout as the client sees it); nothing more is handled. */
+  drop(): void;
 }
 
 export interface HoldOptions {
@@ -350,6 +353,11 @@ export async function startFakeSlack(): Promise<FakeSlack> {
               sent = true;
               if (!hold!.store) call.response = answer(method, body);
               if (!res.destroyed && !res.writableEnded) sendJson(res, 200, call.response);
+            },
+            drop() {
+              if (sent) return;
+              sent = true;
+              req.socket.destroy();
             },
           });
           return;

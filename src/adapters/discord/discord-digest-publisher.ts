@@ -28,10 +28,11 @@ const HISTORY_LIMIT = 50;
 /** A thread stays open for a day without activity, then archives itself (still readable). */
 const THREAD_AUTO_ARCHIVE_MINUTES = 1440;
 /**
- * discord.js retries 5xx and timeouts this many times. Kept at one: a digest run is not
- * interactive, and a failed post is retried by the next run, not by piling up requests here.
+ * discord.js would re-send a request after a 5xx or a timeout, and a re-sent message create whose
+ * first answer was lost posts the digest twice. So no retries: an uncertain failure is settled by
+ * reading the channel (findPosted) instead. 429s are still waited out by discord.js (not posted).
  */
-const REST_RETRIES = 1;
+const REST_RETRIES = 0;
 const PERMISSIONS = 'View Channel, Send Messages, Create Public Threads, Send Messages in Threads and Read Message History';
 
 /** Discord's JSON error codes that matter here. */
@@ -119,11 +120,12 @@ function describeRefusal(error: unknown, action: string, channel: string): Paper
     }
     return new PaperbotError('platform', `Discord refused to ${action} in channel ${channel} (${reason}); see the log for the request.`, options);
   }
+  // A 5xx, a timeout or a lost connection leaves open whether Discord created the message.
   if (error instanceof HTTPError) {
-    return new PaperbotError('platform', `Discord failed to ${action} in channel ${channel} (HTTP ${error.status}); try again later, or see https://discordstatus.com.`, options);
+    return new PaperbotError('platform_uncertain', `Discord failed to ${action} in channel ${channel} (HTTP ${error.status}); try again later, or see https://discordstatus.com.`, options);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new PaperbotError('platform', `Could not reach Discord to ${action} in channel ${channel} (${message}): check the network and DISCORD_API_BASE.`, options);
+  return new PaperbotError('platform_uncertain', `Could not reach Discord to ${action} in channel ${channel} (${message}): check the network and DISCORD_API_BASE.`, options);
 }
 
 /** The same refusal, saying what state the digest was left in. */

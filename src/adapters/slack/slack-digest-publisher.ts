@@ -65,8 +65,9 @@ export class SlackDigestPublisher implements DigestPublisher {
     this.client = new WebClient(options.token, {
       slackApiUrl: options.apiUrl,
       logger: slackLogger(this.logger),
-      // A scheduled post can wait a little, but a test or a restart should not wait minutes.
-      retryConfig: { retries: 2 },
+      // No automatic retries: a re-sent chat.postMessage whose first answer was lost posts the
+      // digest twice. An uncertain failure is settled by reading the channel instead (findPosted).
+      retryConfig: { retries: 0 },
       timeout: 30_000,
     });
   }
@@ -139,6 +140,8 @@ export function slackDigestError(error: unknown, channel: string, action: string
   const failure = error as { code?: unknown; data?: { error?: unknown; needed?: unknown }; statusCode?: unknown; retryAfter?: unknown; message?: unknown };
   const what = `paperbot could not ${action} in Slack channel ${channel}`;
   let message: string;
+  // Request errors, 5xx and unknown failures leave open whether Slack kept the message.
+  let code: 'platform' | 'platform_uncertain' = 'platform';
   switch (failure.code) {
     case 'slack_webapi_platform_error':
       message = platformAdvice(String(failure.data?.error ?? 'unknown_error'), failure.data?.needed, channel, what);
@@ -148,14 +151,17 @@ export function slackDigestError(error: unknown, channel: string, action: string
       break;
     case 'slack_webapi_http_error':
       message = `${what}: Slack answered HTTP ${String(failure.statusCode)}; if it persists, check SLACK_API_URL (now ${apiUrl}) and https://status.slack.com.`;
+      if (typeof failure.statusCode !== 'number' || failure.statusCode >= 500) code = 'platform_uncertain';
       break;
     case 'slack_webapi_request_error':
       message = `${what}: Slack could not be reached at ${apiUrl} (${String(failure.message)}); check the network and SLACK_API_URL.`;
+      code = 'platform_uncertain';
       break;
     default:
       message = `${what}: ${error instanceof Error ? error.message : String(error)}.`;
+      code = 'platform_uncertain';
   }
-  return new PaperbotError('platform', message, { cause: error });
+  return new PaperbotError(code, message, { cause: error });
 }
 
 function platformAdvice(code: string, needed: unknown, channel: string, what: string): string {
