@@ -48,25 +48,41 @@ const targetSchema = z
     sources: z.array(z.enum(['inbox', 'huggingface', 'arxiv'])).min(1).default(['inbox']),
     arxiv_categories: z.array(z.string().trim().regex(ARXIV_CATEGORY, 'an arXiv category such as cs.CL')).default([]),
   })
-  .passthrough()
-  .superRefine((target, ctx) => {
-    const problem = cronProblem(target.cron, target.timezone);
-    if (problem) ctx.addIssue({ code: 'custom', path: ['cron'], message: `not a cron expression: ${problem}` });
-    if (target.sources.includes('arxiv') && target.arxiv_categories.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['arxiv_categories'], message: 'list the arXiv categories to fetch (e.g. [cs.CL, cs.IR]) when sources has arxiv' });
+  .passthrough();
+
+const fileSchema = z.object({ targets: z.array(targetSchema).min(1, 'list at least one target') }).passthrough();
+
+/**
+ * The checks that span fields or targets (cron with its zone, arxiv with its categories, unique
+ * names), run on the raw file so they are reported even when a field check fails elsewhere:
+ * the user gets every problem in one go.
+ */
+function crossFieldProblems(raw: unknown): string[] {
+  const targets = (raw as { targets?: unknown } | null)?.targets;
+  if (!Array.isArray(targets)) return [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  targets.forEach((target: unknown, i) => {
+    if (typeof target !== 'object' || target === null) return;
+    const t = target as Record<string, unknown>;
+    const timezone = typeof t['timezone'] === 'string' ? t['timezone'].trim() : undefined;
+    if (typeof t['cron'] === 'string' && t['cron'].trim()) {
+      const problem = cronProblem(t['cron'].trim(), timezone);
+      if (problem) problems.push(`  - targets.${i}.cron: not a cron expression: ${problem}`);
+    }
+    const sources = Array.isArray(t['sources']) ? t['sources'] : [];
+    const categories = Array.isArray(t['arxiv_categories']) ? t['arxiv_categories'] : [];
+    if (sources.includes('arxiv') && categories.length === 0) {
+      problems.push(`  - targets.${i}.arxiv_categories: list the arXiv categories to fetch (e.g. [cs.CL, cs.IR]) when sources has arxiv`);
+    }
+    if (typeof t['name'] === 'string') {
+      const name = t['name'].trim();
+      if (seen.has(name)) problems.push(`  - targets.${i}.name: "${name}" is used by another target`);
+      seen.add(name);
     }
   });
-
-const fileSchema = z
-  .object({ targets: z.array(targetSchema).min(1, 'list at least one target') })
-  .passthrough()
-  .superRefine((file, ctx) => {
-    const seen = new Set<string>();
-    file.targets.forEach((target, i) => {
-      if (seen.has(target.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `"${target.name}" is used by another target` });
-      seen.add(target.name);
-    });
-  });
+  return problems;
+}
 
 /** The targets in `file`, or null when the file does not exist. Throws a `config` error otherwise. */
 export function loadDigestTargets(file: string): DigestTarget[] | null {
@@ -90,8 +106,8 @@ export function parseDigestTargets(text: string, file: string): DigestTarget[] {
     throw new PaperbotError('config', `The digest config ${file} is not valid YAML${where}: ${(error as Error).message.split('\n')[0]}. See paperbot.digest.example.yml.`, { cause: error });
   }
   const result = fileSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `  - ${issue.path.join('.') || 'file'}: ${issue.message}`);
+  const problems = [...(result.success ? [] : result.error.issues.map((issue) => `  - ${issue.path.join('.') || 'file'}: ${issue.message}`)), ...crossFieldProblems(raw)];
+  if (!result.success || problems.length) {
     throw new PaperbotError('config', `The digest config ${file} is invalid:\n${problems.join('\n')}\nSee paperbot.digest.example.yml and README "Daily digest".`);
   }
   return result.data.targets.map((target) => ({

@@ -40,8 +40,20 @@ export function matchTopics(paper: Pick<Paper, 'title' | 'abstract'>, topics: re
   return { topics: matched.map((m) => m.topic), score: matched.reduce((sum, m) => sum + m.weight, 0) };
 }
 
-function newestKey(paper: Paper): string {
-  return paper.published ?? (typeof paper.metadata['listed'] === 'string' ? paper.metadata['listed'] : '');
+/**
+ * When the paper was published, as a time, or null when its date is missing or has no year
+ * (a papers-page listing says "Mar 14"): such papers rank after dated ones, newest arrival first.
+ */
+function publishedAt(paper: Paper): number | null {
+  const raw = paper.published ?? (typeof paper.metadata['listed'] === 'string' ? paper.metadata['listed'] : undefined);
+  if (!raw || !/\d{4}/.test(raw)) return null;
+  const time = Date.parse(raw);
+  return Number.isNaN(time) ? null : time;
+}
+
+function publishedDay(paper: Paper): string | null {
+  const time = publishedAt(paper);
+  return time === null ? null : new Date(time).toISOString().slice(0, 10);
 }
 
 function sourceOf(paper: Paper): string {
@@ -55,9 +67,10 @@ function describeWhy(paper: Paper, upvotes: number | null, topics: readonly stri
   if (topics.length) reasons.push(`matches your topic${topics.length > 1 ? 's' : ''} ${topics.slice(0, 2).map((t) => `"${t}"`).join(' and ')}`);
   if (!reasons.length) {
     const category = sourceOf(paper) === 'arxiv' ? paper.categories[0] : undefined;
-    const published = newestKey(paper);
-    if (rankedBy === 'newest' || !published) reasons.push(category ? `new in arXiv ${category}` : published ? `newest (${published})` : 'newly added');
-    else reasons.push(`new (${published})`);
+    const published = publishedDay(paper);
+    if (category) reasons.push(`new in arXiv ${category}`);
+    else if (published) reasons.push(rankedBy === 'newest' ? `newest (published ${published})` : `new (published ${published})`);
+    else reasons.push('newly added');
   }
   return reasons.join('; ');
 }
@@ -83,7 +96,7 @@ export function rankPapers(papers: readonly Paper[], topics: readonly string[]):
     (a, b) =>
       (b.upvotes ?? -1) - (a.upvotes ?? -1) ||
       b.topicScore - a.topicScore ||
-      newestKey(b.paper).localeCompare(newestKey(a.paper)) ||
+      (publishedAt(b.paper) ?? -Infinity) - (publishedAt(a.paper) ?? -Infinity) ||
       b.paper.rowId - a.paper.rowId,
   );
 }

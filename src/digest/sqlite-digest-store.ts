@@ -87,7 +87,7 @@ export interface CandidateQuery {
   target: string;
   /** Papers that arrived after this row id (the target's first sighting)... */
   afterRowId?: number;
-  /** ...or, for a deliberate backfill, on or after this instant (bulk imports included). */
+  /** ...or, for a deliberate backfill, on or after this instant (bulk imports included, the shipped seed never). */
   since?: string;
   /** Nothing that arrived before this instant (the catch-up age). */
   notBefore: string;
@@ -159,7 +159,8 @@ export class SqliteDigestStore {
     const conditions = ['p.added_at >= @notBefore', 'NOT EXISTS (SELECT 1 FROM digest_papers d WHERE d.target = @target AND d.row_id = p.row_id)'];
     const params: Record<string, string | number> = { target: query.target, notBefore: query.notBefore };
     if (query.since !== undefined) {
-      conditions.push('p.added_at >= @since');
+      // A backfill takes bulk imports too (asked for on purpose), but never the shipped seed: demo data is not news.
+      conditions.push('p.added_at >= @since', `NOT EXISTS (SELECT 1 FROM ingest_batches b WHERE b.id = p.arrival_batch AND b.origin = 'seed')`);
       params['since'] = query.since;
     } else {
       conditions.push('p.row_id > @afterRowId', 'EXISTS (SELECT 1 FROM ingest_batches b WHERE b.id = p.arrival_batch AND b.bulk = 0)');
