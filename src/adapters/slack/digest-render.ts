@@ -15,7 +15,7 @@
  */
 import type { DigestItem, DigestLayout } from '../../digest/model.ts';
 import { safeHttpUrl } from '../shared/links.ts';
-import { SLACK_LIMITS, blockTextLength, escapeSlackText, slackLink, type ContextBlock, type MrkdwnText, type SectionBlock, type SlackBlock, type SlackMessage } from './render.ts';
+import { SLACK_LIMITS, blockTextLength, escapeSlackText, groupBlocks, slackLink, type ContextBlock, type MrkdwnText, type SectionBlock, type SlackBlock, type SlackMessage } from './render.ts';
 
 /** The channel message and the replies for its thread, in posting order. */
 export interface SlackDigest {
@@ -250,19 +250,5 @@ function threadContent(layout: DigestLayout, overflow: readonly Unit[]): SlackBl
 
 /** Blocks, in order, into as few messages as the limits allow (50 blocks, 11,000 characters each). */
 function pack(blocks: readonly SlackBlock[]): SlackBlock[][] {
-  const groups: SlackBlock[][] = [];
-  let current: SlackBlock[] = [];
-  let length = 0;
-  for (const block of blocks) {
-    const size = blockTextLength(block);
-    if (current.length && (current.length + 1 > SLACK_LIMITS.blocksPerMessage || length + size > SLACK_LIMITS.blockTextPerMessage)) {
-      groups.push(current);
-      current = [];
-      length = 0;
-    }
-    current.push(block);
-    length += size;
-  }
-  if (current.length) groups.push(current);
-  return groups;
+  return groupBlocks(blocks, SLACK_LIMITS.blocksPerMessage, SLACK_LIMITS.blockTextPerMessage);
 }

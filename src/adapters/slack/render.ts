@@ -293,8 +293,14 @@ export function blockTextLength(block: SlackBlock): number {
  */
 export function packBlocks(blocks: readonly SlackBlock[]): SlackMessage[] {
   const note: ContextBlock = { type: 'context', elements: [mrkdwn(CONTINUED)] };
-  const maxBlocks = SLACK_LIMITS.blocksPerMessage - 1;
-  const maxText = SLACK_LIMITS.blockTextPerMessage - 1 - blockTextLength(note);
+  const groups = groupBlocks(blocks, SLACK_LIMITS.blocksPerMessage - 1, SLACK_LIMITS.blockTextPerMessage - 1 - blockTextLength(note));
+  const first = groups[0];
+  if (first && groups.length > 1) first.push(note);
+  return groups.map((group) => ({ text: fallbackText(group), blocks: group }));
+}
+
+/** Blocks, in order, into as few groups as fit `maxBlocks` blocks and `maxText` characters of block text each. */
+export function groupBlocks(blocks: readonly SlackBlock[], maxBlocks: number, maxText: number): SlackBlock[][] {
   const groups: SlackBlock[][] = [];
   let current: SlackBlock[] = [];
   let length = 0;
@@ -309,9 +315,7 @@ export function packBlocks(blocks: readonly SlackBlock[]): SlackMessage[] {
     length += size;
   }
   if (current.length) groups.push(current);
-  const first = groups[0];
-  if (first && groups.length > 1) first.push(note);
-  return groups.map((group) => ({ text: fallbackText(group), blocks: group }));
+  return groups;
 }
 
 /** The notification text: the message's first text (already escaped and at most 3000 long). */
