@@ -230,3 +230,24 @@ describe('startOfDay', () => {
     expect(() => startOfDay('yesterday', 'UTC')).toThrow(/YYYY-MM-DD/);
   });
 });
+
+describe('summary time budget', () => {
+  it('stops asking a slow model once the budget is spent, and says so', async () => {
+    let calls = 0;
+    const summarizer: PaperSummarizer = {
+      id: 'slow-model',
+      summarize: async () => {
+        calls += 1;
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return 'A fine summary.';
+      },
+    };
+    const papers = [1, 2, 3, 4, 5].map((n) => ({ rowId: n, title: `P${n}`, abstract: 'We do a thing. It works well on many tasks.' }));
+    const result = await summarisePapers(papers, { summarizer, cache: memoryCache(), idf: () => 1, useModel: true, budgetMs: 50 });
+    expect(calls).toBeLessThan(5);
+    expect(calls).toBeGreaterThan(0);
+    expect(result.summaries.get(1)).toBe('A fine summary.');
+    expect(result.summaries.get(5)).not.toBe('A fine summary.');
+    expect(result.notes.join(' ')).toContain('too slow');
+  });
+});

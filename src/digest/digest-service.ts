@@ -113,6 +113,7 @@ export class DigestService {
   private readonly owner: { id: string; isAlive: (owner: string) => boolean };
   /** One run per target at a time: a cron tick, a catch-up and `--now` queue behind each other. */
   private readonly running = new Map<string, Promise<unknown>>();
+  private gathering: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly parts: DigestServiceParts) {
     this.owner = parts.owner ?? ownerOfThisProcess();
@@ -139,7 +140,14 @@ export class DigestService {
    * Scans the inbox and fetches the live sources the given targets list, ingesting everything
    * through the library (deduplicated by arXiv id), so fetched papers are askable at once.
    */
-  async gather(targets: readonly DigestTarget[], signal?: AbortSignal): Promise<GatherReport> {
+  gather(targets: readonly DigestTarget[], signal?: AbortSignal): Promise<GatherReport> {
+    // One gather at a time: targets sharing a slot then find the source fetched minutes ago.
+    const run = this.gathering.catch(() => undefined).then(() => this.gatherNow(targets, signal));
+    this.gathering = run;
+    return run;
+  }
+
+  private async gatherNow(targets: readonly DigestTarget[], signal?: AbortSignal): Promise<GatherReport> {
     const report: GatherReport = { inbox: [], sources: [] };
     if (targets.some((t) => t.sources.includes('inbox'))) report.inbox = await this.scanInbox();
     const now = this.parts.clock();

@@ -94,13 +94,29 @@ export interface SummaryPaper {
  */
 export async function summarisePapers(
   papers: readonly SummaryPaper[],
-  parts: { summarizer: PaperSummarizer | null; cache: SummaryCache; idf: (term: string) => number; logger?: Logger; useModel: boolean; signal?: AbortSignal },
+  parts: {
+    summarizer: PaperSummarizer | null;
+    cache: SummaryCache;
+    idf: (term: string) => number;
+    logger?: Logger;
+    useModel: boolean;
+    signal?: AbortSignal;
+    /** A slow model stops being asked once the digest's summaries have taken this long (default two minutes). */
+    budgetMs?: number;
+  },
 ): Promise<{ summaries: Map<number, string>; notes: string[] }> {
   const summaries = new Map<number, string>();
   const notes: string[] = [];
   let modelAvailable = parts.useModel && parts.summarizer !== null;
   let rejected = 0;
+  const started = performance.now();
+  const budgetMs = parts.budgetMs ?? 120_000;
   for (const paper of papers) {
+    if (modelAvailable && performance.now() - started > budgetMs) {
+      modelAvailable = false;
+      parts.logger?.warn({ budgetMs }, 'digest: the model is slow; the remaining summaries are abstract sentences');
+      notes.push('Some summaries are quoted from the abstracts: the language model was too slow to write them all.');
+    }
     const hash = abstractHash(paper.abstract);
     const writer = parts.summarizer?.id;
     const cached = writer ? parts.cache.summary(paper.rowId, hash, writer) : undefined;
