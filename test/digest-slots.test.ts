@@ -12,6 +12,7 @@ import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Cron } from 'croner';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SlackDigestPublisher } from '../src/adapters/slack/slack-digest-publisher.ts';
 import { createDigest, createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import type { DigestService } from '../src/digest/digest-service.ts';
@@ -283,7 +284,7 @@ describe('digest slots with an injected clock', () => {
     const text = readable(s.fake, posted[1]!);
     expect(markerOf(posted[1]!)).toBe(`paperbot digest lab ${S[3]!.toISOString()}`);
     expect(text).toMatch(/while I was away/i);
-    expect(text).toMatch(/3 (missed digests|digests missed)/);
+    expect(text).toMatch(/3 scheduled digests in one/);
     for (const paper of during) expect(text).toContain(paper.title);
     for (const paper of before) expect(text).not.toContain(paper.title);
     expect(slotPaperIds(p, S[3]!.toISOString()).sort()).toEqual(during.map((x) => x.id).sort());
@@ -544,5 +545,76 @@ describe('digest slots with an injected clock', () => {
     const empty = await p.service.runDue(p.target());
     expect(empty).toMatchObject({ status: 'sent', papers: 0 });
     expect(readable(s.fake, digests(s.fake)[1]!)).toMatch(/Hugging Face/);
+  });
+  it("each target posts only papers from the sources it lists", async () => {
+    const s = await setup({
+      targets: [
+        { name: 'files', channel: 'C123', sources: ['inbox'] },
+        { name: 'hf', channel: 'C200', sources: ['huggingface'] },
+      ],
+    });
+    const p = await open(s, { now: at(S[0]!, -60) });
+    p.service.registerTargets();
+    const fromInbox = papers('Inbox', 2);
+    dropInInbox(s, 'files.jsonl', fromInbox);
+    // Papers a live source fetched go through the same ingest path, tagged with their origin.
+    const fromHf = papers('Hub', 2, 50).map((paper) => ({ sourceId: paper.id, title: paper.title, abstract: paper.abstract, authors: paper.authors, categories: [], metadata: { upvotes: 5, source: 'huggingface' } }));
+    await p.core.library.ingestRecords(fromHf, { name: 'huggingface', bulk: 'never' });
+
+    p.clock.now = S[0]!;
+    const files = await p.service.runDue(p.target('files'));
+    const hf = await p.service.runDue(p.target('hf'));
+    expect(files).toMatchObject({ status: 'sent', papers: 2 });
+    expect(hf).toMatchObject({ status: 'sent', papers: 2 });
+    const filesText = readable(s.fake, digests(s.fake, 'C123')[0]!, 'C123');
+    const hfText = readable(s.fake, digests(s.fake, 'C200')[0]!, 'C200');
+    for (const paper of fromInbox) {
+      expect(filesText).toContain(paper.title);
+      expect(hfText).not.toContain(paper.title);
+    }
+    for (const paper of fromHf) {
+      expect(hfText).toContain(paper.title);
+      expect(filesText).not.toContain(paper.title);
+    }
+  });
+
+  it('a thread reply that fails gives its papers back to the next digest; the channel message is not posted again', async () => {
+    const s = await setup();
+    const p = await open(s, { now: at(S[0]!, -60) });
+    p.service.registerTargets();
+    const batch = papers('Threaded', 5); // size 3 in the channel, 2 in the thread
+    dropInInbox(s, 'threaded.jsonl', batch);
+
+    p.clock.now = S[0]!;
+    const held = s.fake.holdNext('chat.postMessage', { store: true });
+    const running = p.service.runDue(p.target());
+    const main = await held;
+    // The main message exists; the thread reply that follows is refused.
+    s.fake.failNext('chat.postMessage', 'msg_too_long');
+    main.release();
+    const outcome = await running;
+    expect(outcome).toMatchObject({ status: 'sent', papers: 3 });
+    expect(outcome?.detail).toMatch(/thread reply failed/);
+    const slot = S[0]!.toISOString();
+    expect(slotPaperIds(p, slot)).toHaveLength(3);
+
+    p.clock.now = S[1]!;
+    const next = await p.service.runDue(p.target());
+    expect(next).toMatchObject({ status: 'sent', papers: 2 });
+    const posted = digests(s.fake);
+    expect(posted).toHaveLength(2);
+    const firstShown = slotPaperIds(p, slot);
+    const secondShown = slotPaperIds(p, S[1]!.toISOString());
+    expect(new Set([...firstShown, ...secondShown])).toEqual(new Set(batch.map((paper) => paper.id)));
+  });
+
+  it('a marker quoted by a person is not taken for a posted digest', async () => {
+    const s = await setup();
+    const p = await open(s, { now: S[0]! });
+    const marker = `paperbot digest lab ${S[0]!.toISOString()}`;
+    s.fake.seedHistory('C123', [{ text: `did this post? ${marker}`, user: 'U123' }]);
+    const publisher = new SlackDigestPublisher({ token: 'xoxb-test', apiUrl: s.fake.apiUrl });
+    expect(await publisher.findPosted('C123', marker)).toBeNull();
+    p.core.close();
   });
 });

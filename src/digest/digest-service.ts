@@ -6,7 +6,7 @@
  * "while I was away" digest. The clock is injected; the scheduler only decides when to call it.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Cron } from 'croner';
@@ -15,13 +15,19 @@ import { PaperbotError } from '../errors.ts';
 import type { PaperLibrary } from '../rag/library.ts';
 import { buildDigestLayout, digestMarker } from './layout.ts';
 import { SourceFailure, type DigestLayout, type DigestPlatform, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
-import { rankPapers, type RankedPaper } from './selection.ts';
-import type { SlotRecord, SqliteDigestStore } from './sqlite-digest-store.ts';
+import type { Paper } from '../rag/paper.ts';
+import { fromTargetSources, rankPapers, type RankedPaper } from './selection.ts';
+import type { Candidate, SlotRecord, SqliteDigestStore } from './sqlite-digest-store.ts';
 import { summarisePapers, type PaperSummarizer } from './summaries.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A live source fetched this recently is not asked again (several targets sharing one slot). */
-const REFETCH_AFTER_MS = 10 * 60 * 1000;
+const REFETCH_AFTER_MS = 60 * 1000;
+/**
+ * How far back a source's first fetch looks. arXiv's longest gap between announcements is
+ * Thursday to Sunday evening (72 h), so its first fetch always spans one.
+ */
+const FIRST_FETCH_LOOKBACK_MS: Record<PaperSource['name'], number> = { huggingface: DAY_MS, arxiv: 3 * DAY_MS + 60 * 60 * 1000 };
 /** The most missed slots looked at when catching up (an every-minute cron over a week is more). */
 const MAX_SLOTS_LOOKED_AT = 1000;
 
@@ -170,7 +176,7 @@ export class DigestService {
         continue;
       }
       const oldest = new Date(now.getTime() - this.parts.settings.maxAgeDays * DAY_MS);
-      const since = new Date(Math.max(oldest.getTime(), (last ?? new Date(now.getTime() - DAY_MS)).getTime()));
+      const since = new Date(Math.max(oldest.getTime(), (last ?? new Date(now.getTime() - FIRST_FETCH_LOOKBACK_MS[source.name])).getTime()));
       try {
         const records = await source.fetch({ now, since, ...(categories.length ? { categories } : {}), ...(signal ? { signal } : {}) });
         const ingested = await this.parts.library.ingestRecords(records, { name: source.name, bulk: 'never' });
@@ -219,11 +225,11 @@ export class DigestService {
       try {
         const ingested = await this.parts.library.ingest([claimed], { origin: { name: 'inbox', bulk: 'auto' } });
         const totals = ingested.totals;
-        moveInto(claimed, path.join(inbox, 'processed'), `${stamp}-${name}`);
+        moveInto(claimed, path.join(inbox, 'processed'), name, stamp);
         results.push({ file: name, added: totals.added, updated: totals.updated, rejected: totals.rejected });
         this.parts.logger.info({ file: name, ...totals }, 'digest: inbox file ingested');
       } catch (error) {
-        moveInto(claimed, path.join(inbox, 'failed'), `${stamp}-${name}`);
+        moveInto(claimed, path.join(inbox, 'failed'), name, stamp);
         results.push({ file: name, added: 0, updated: 0, rejected: 0, error: (error as Error).message });
         this.parts.logger.warn({ err: error, file: name }, 'digest: inbox file could not be ingested; moved to failed/');
       }
@@ -311,7 +317,7 @@ export class DigestService {
     target: DigestTarget,
     run: { slot: string; kind: 'scheduled' | 'now'; at: Date; merges?: string[]; notes: string[]; catchUp?: { missedSlots: number; since: Date }; since?: Date },
   ): Promise<RunOutcome> {
-    const { store, library, logger } = this.parts;
+    const { store, logger } = this.parts;
     const now = this.parts.clock();
     const record = store.target(target.name) ?? store.registerTarget(target.name, now.toISOString());
     const marker = digestMarker(target.name, run.slot);
@@ -331,7 +337,7 @@ export class DigestService {
           : { target: target.name, afterRowId: record.firstSeenRowId, notBefore: new Date(now.getTime() - this.parts.settings.maxAgeDays * DAY_MS).toISOString() },
       },
       (candidates) => {
-        const ranked = rankPapers(library.store.getByRowIds(candidates), target.topics);
+        const ranked = rankPapers(this.papersFor(target, candidates), target.topics);
         return { ranked, order: ranked.map((r) => r.paper.rowId), shown: limit };
       },
     );
@@ -360,9 +366,11 @@ export class DigestService {
         if (store.slot(target.name, run.slot)?.status !== 'sent') store.markSent(target.name, run.slot, posted.messageRef, this.parts.clock().toISOString());
       } catch (error) {
         if (mainRef === undefined) throw error;
-        // The digest is in the channel; only its thread is incomplete. Never post it again.
-        logger.error({ err: error, target: target.name, slot: run.slot }, 'digest: posted, but the thread reply failed');
-        return { ...base, status: 'sent', papers, messageRef: mainRef, detail: `thread reply failed: ${(error as Error).message}` };
+        // The digest is in the channel; only its thread is incomplete. Never post it again, but
+        // give the papers meant for the thread (and the "more" ones) back to the next digest.
+        const returned = store.unpostFrom(target.name, run.slot, target.size);
+        logger.error({ err: error, target: target.name, slot: run.slot, returned }, 'digest: posted, but the thread reply failed; its papers go into the next digest');
+        return { ...base, status: 'sent', papers: papers - returned, messageRef: mainRef, detail: `thread reply failed, its ${returned} papers go into the next digest: ${(error as Error).message}` };
       }
       logger.info({ target: target.name, slot: run.slot, papers, messageRef: mainRef }, 'digest: posted');
       return { ...base, status: 'sent', papers, messageRef: mainRef };
@@ -381,6 +389,12 @@ export class DigestService {
       logger.error({ err: error, target: target.name, slot: run.slot }, 'digest: posting failed midway; the next start checks the channel');
       return { ...base, status: 'pending', papers, detail: (error as Error).message };
     }
+  }
+
+  /** The candidates' papers that came through one of the target's sources. */
+  private papersFor(target: DigestTarget, candidates: readonly Candidate[]): Paper[] {
+    const origins = new Map(candidates.map((c) => [c.rowId, c.origins]));
+    return this.parts.library.store.getByRowIds(candidates.map((c) => c.rowId)).filter((paper) => fromTargetSources(target, paper, origins.get(paper.rowId) ?? []));
   }
 
   /** After an uncertain failure: the message reference if the digest is in the channel after all (then recorded as sent). */
@@ -442,7 +456,7 @@ export class DigestService {
       const next = nextSlot(target, now);
       const slotAt = due[0] ?? next ?? now;
       const candidates = this.parts.store.candidates({ target: target.name, afterRowId: record.firstSeenRowId, notBefore: new Date(now.getTime() - this.parts.settings.maxAgeDays * DAY_MS).toISOString() });
-      const ranked = rankPapers(this.parts.library.store.getByRowIds(candidates), target.topics);
+      const ranked = rankPapers(this.papersFor(target, candidates), target.topics);
       const catchUp = due.length > 1 ? { missedSlots: due.length, since: due[due.length - 1]! } : undefined;
       const notes = this.notesFor(target, report);
       const layout = await this.compose(target, slotAt.toISOString(), slotAt, ranked, notes, catchUp, options.useModel);
@@ -530,9 +544,11 @@ export class DigestService {
   }
 }
 
-function moveInto(file: string, dir: string, name: string): string {
+/** Moves `file` into `dir` as `name`; when that name is taken (the same file dropped again), as `<stamp>-<name>`. */
+function moveInto(file: string, dir: string, name: string, stampIfTaken?: string): string {
   mkdirSync(dir, { recursive: true });
-  const destination = path.join(dir, name);
+  let destination = path.join(dir, name);
+  if (stampIfTaken && existsSync(destination)) destination = path.join(dir, `${stampIfTaken}-${name}`);
   renameSync(file, destination);
   return destination;
 }

@@ -62,7 +62,7 @@ export function buildDigestLayout(input: LayoutInput): DigestLayout {
   const day = formatDay(input.at, target.timezone);
   const count = `${ranked.length} new paper${ranked.length === 1 ? '' : 's'}`;
   const header = input.catchUp
-    ? `While I was away: ${ranked.length ? count : 'no new papers'} since ${formatDay(input.catchUp.since, target.timezone)} (${input.catchUp.missedSlots} digests missed)`
+    ? `While I was away: ${ranked.length ? count : 'no new papers'} since ${formatDay(input.catchUp.since, target.timezone)} (${input.catchUp.missedSlots} scheduled digests in one)`
     : ranked.length
       ? `Paper digest for ${day}: ${count}`
       : `Paper digest for ${day}: no new papers`;

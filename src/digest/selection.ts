@@ -5,6 +5,7 @@
  * under a few topic headings.
  */
 import type { Paper } from '../rag/paper.ts';
+import type { DigestTarget } from './model.ts';
 import { documentTerms } from '../rag/text.ts';
 
 export interface RankedPaper {
@@ -19,9 +20,24 @@ export interface RankedPaper {
   group: string | null;
 }
 
+/**
+ * Whether a paper came through one of the target's sources. Papers added with `paperbot ingest`
+ * count as inbox papers (both are files someone chose); arXiv papers count only in the target's
+ * categories, so a cs.CV fetch for one team does not reach another team's cs.CL channel.
+ */
+export function fromTargetSources(target: Pick<DigestTarget, 'sources' | 'arxivCategories'>, paper: Pick<Paper, 'categories'>, origins: readonly string[]): boolean {
+  return (origins.length ? origins : ['cli']).some((origin) => {
+    if (origin === 'inbox' || origin === 'cli') return target.sources.includes('inbox');
+    if (origin === 'huggingface') return target.sources.includes('huggingface');
+    if (origin === 'arxiv') return target.sources.includes('arxiv') && paper.categories.some((c) => target.arxivCategories.includes(c));
+    return false;
+  });
+}
+
 function upvotesOf(paper: Paper): number | null {
   const value = paper.metadata['upvotes'];
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
+  // Zero upvotes is no signal: it must not rank a paper above a topic match from another source.
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : null;
 }
 
 /** A topic matches when all its (stemmed) words occur in the title or abstract. */

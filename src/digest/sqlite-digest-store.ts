@@ -93,6 +93,12 @@ export interface CandidateQuery {
   notBefore: string;
 }
 
+/** A paper a digest may cover, with every origin it came through. */
+export interface Candidate {
+  rowId: number;
+  origins: string[];
+}
+
 export interface ClaimRequest {
   target: string;
   slot: string;
@@ -155,21 +161,24 @@ export class SqliteDigestStore {
    * first sighting (or since a backfill date), not from a bulk import (unless backfilling), not
    * too old, and never shown to or pending for this target.
    */
-  candidates(query: CandidateQuery): number[] {
+  candidates(query: CandidateQuery): Candidate[] {
     const conditions = ['p.added_at >= @notBefore', 'NOT EXISTS (SELECT 1 FROM digest_papers d WHERE d.target = @target AND d.row_id = p.row_id)'];
     const params: Record<string, string | number> = { target: query.target, notBefore: query.notBefore };
     if (query.since !== undefined) {
-      // A backfill takes bulk imports too (asked for on purpose), but never the shipped seed: demo data is not news.
-      conditions.push('p.added_at >= @since', `NOT EXISTS (SELECT 1 FROM ingest_batches b WHERE b.id = p.arrival_batch AND b.origin = 'seed')`);
+      // A backfill takes bulk imports too (asked for on purpose), but never the shipped seed (demo
+      // data is not news) nor papers from before digests existed (they may include it).
+      conditions.push('p.added_at >= @since', `NOT EXISTS (SELECT 1 FROM ingest_batches b WHERE b.id = p.arrival_batch AND b.origin IN ('seed', 'legacy'))`);
       params['since'] = query.since;
     } else {
       conditions.push('p.row_id > @afterRowId', 'EXISTS (SELECT 1 FROM ingest_batches b WHERE b.id = p.arrival_batch AND b.bulk = 0)');
       params['afterRowId'] = query.afterRowId ?? 0;
     }
     return this.db
-      .prepare<Record<string, string | number>, { row_id: number }>(`SELECT p.row_id FROM papers p WHERE ${conditions.join(' AND ')} ORDER BY p.row_id`)
+      .prepare<Record<string, string | number>, { row_id: number; origins: string | null }>(
+        `SELECT p.row_id, (SELECT group_concat(s.origin) FROM paper_sources s WHERE s.row_id = p.row_id) AS origins FROM papers p WHERE ${conditions.join(' AND ')} ORDER BY p.row_id`,
+      )
       .all(params)
-      .map((row) => row.row_id);
+      .map((row) => ({ rowId: row.row_id, origins: row.origins ? row.origins.split(',') : [] }));
   }
 
   /**
@@ -177,7 +186,7 @@ export class SqliteDigestStore {
    * orders the candidates and says how many will be shown; all of them are marked pending for
    * this slot, so no concurrent digest of the target can take them.
    */
-  claim<T extends { order: readonly number[]; shown: number }>(request: ClaimRequest, choose: (candidates: number[]) => T): T | null {
+  claim<T extends { order: readonly number[]; shown: number }>(request: ClaimRequest, choose: (candidates: Candidate[]) => T): T | null {
     const run = this.db.transaction((): T | null => {
       const inserted = this.db
         .prepare(`INSERT INTO digest_slots (target, slot, kind, status, owner, claimed_at, channel, marker) VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?) ON CONFLICT(target, slot) DO NOTHING`)
@@ -209,6 +218,11 @@ export class SqliteDigestStore {
       this.db.prepare('UPDATE digest_slots SET status = ?, finished_at = ?, detail = ? WHERE target = ? AND slot = ?').run(status, now, detail, target, slot);
       this.db.prepare(`DELETE FROM digest_papers WHERE target = ? AND slot = ? AND state = 'pending'`).run(target, slot);
     })();
+  }
+
+  /** Forgets a sent slot's papers from `position` on (a thread that never got posted); returns how many. */
+  unpostFrom(target: string, slot: string, position: number): number {
+    return this.db.prepare('DELETE FROM digest_papers WHERE target = ? AND slot = ? AND position >= ?').run(target, slot, position).changes;
   }
 
   slot(target: string, slot: string): SlotRecord | undefined {

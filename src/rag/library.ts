@@ -77,7 +77,7 @@ class ArrivalBatch {
   added = 0;
   constructor(
     private readonly store: PaperStore,
-    private readonly origin: IngestOrigin,
+    readonly origin: IngestOrigin,
     private readonly bulkImportPapers: number,
     readonly id: number = store.startIngestBatch(origin.name, origin.bulk === 'always'),
   ) {}
@@ -207,6 +207,7 @@ export class PaperLibrary {
   private writeBatch(records: readonly PaperRecord[], source: string, arrival: ArrivalBatch, report: IngestFileReport): void {
     const outcomes = this.store.transaction(() => {
       const written = records.map((record) => this.store.upsert(record, source, arrival.id));
+      for (const { paper } of written) this.store.noteOrigin(paper.rowId, arrival.origin.name);
       arrival.record(written.filter((outcome) => outcome.status === 'added').length);
       return written;
     });

@@ -24,6 +24,8 @@ export interface PaperStore {
   startIngestBatch(origin: string, bulk: boolean): number;
   /** Records how many papers a batch added so far, and marks it bulk once it is (never unmarks). */
   updateIngestBatch(batch: number, added: number, bulk: boolean): void;
+  /** Remembers that the paper came (also) through `origin`: `inbox`, `cli`, `huggingface`, `arxiv`, `seed`. */
+  noteOrigin(rowId: number, origin: string): void;
   /** Runs `work` in one transaction; everything it wrote is kept or nothing is. */
   transaction<T>(work: () => T): T;
   getById(id: string): Paper | undefined;

@@ -126,7 +126,7 @@ function listLatest(core: PaperbotCore, service: DigestService, target: DigestTa
     return;
   }
   const lines = papers.map((p) => `${p.id}\t${p.shown ? 'posted' : 'not shown'}\t${p.title}`);
-  process.stdout.write(`${target.name} digest ${latest.slot.slot} (message ${latest.slot.messageRef ?? '?'}): ${papers.length} papers\n${lines.join('\n')}\n`);
+  process.stdout.write(`${target.name} digest ${latest.slot.slot} (message ${latest.slot.messageRef ?? '?'}): ${papers.length} paper${papers.length === 1 ? '' : 's'}\n${lines.join('\n')}\n`);
 }
 
 function printOutcome(outcome: RunOutcome, json: boolean): void {

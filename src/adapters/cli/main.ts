@@ -165,7 +165,8 @@ async function serve(config: Config): Promise<void> {
       });
       const started = await scheduler.start();
       const next = started.next ? `next at ${started.next.at.toISOString()} (${started.next.target})` : 'no next run';
-      notify(`digest: ${started.targets} target${started.targets === 1 ? '' : 's'}, ${next}`);
+      // The wording is a contract (`digest: N targets, next at …`), kept even for one target.
+      notify(`digest: ${started.targets} targets, ${next}`);
     } else {
       notify(`digest: no digest (no ${config.DIGEST_CONFIG}; copy paperbot.digest.example.yml there or set DIGEST_CONFIG)`);
     }

@@ -35,6 +35,7 @@ const historySchema = z.object({
         ts: z.string(),
         text: z.string().optional(),
         blocks: z.array(z.unknown()).optional(),
+        bot_id: z.string().optional(),
         metadata: z.looseObject({ event_type: z.string().optional(), event_payload: z.record(z.string(), z.unknown()).optional() }).optional(),
       }),
     )
@@ -68,6 +69,8 @@ export class SlackDigestPublisher implements DigestPublisher {
       // No automatic retries: a re-sent chat.postMessage whose first answer was lost posts the
       // digest twice. An uncertain failure is settled by reading the channel instead (findPosted).
       retryConfig: { retries: 0 },
+      // A 429 means Slack did not take the post: fail at once (a definite refusal), don't wait it out here.
+      rejectRateLimitedCalls: true,
       timeout: 30_000,
     });
   }
@@ -102,6 +105,8 @@ export class SlackDigestPublisher implements DigestPublisher {
     const escaped = escapeSlackText(marker);
     for (const message of parsed.data.messages) {
       if (message.metadata?.event_payload?.['marker'] === marker) return message.ts;
+      // Only a bot's message counts: someone quoting a marker must not make a digest look posted.
+      if (!message.bot_id) continue;
       if (message.text?.includes(marker) || message.text?.includes(escaped)) return message.ts;
       if (blockTexts(message.blocks ?? []).some((text) => text.includes(marker) || text.includes(escaped))) return message.ts;
     }

@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS ingest_batches (
   added      INTEGER NOT NULL DEFAULT 0,
   bulk       INTEGER NOT NULL DEFAULT 0
 );
+-- Every origin a paper came through (inbox, cli, huggingface, arxiv, seed): a digest target takes
+-- only papers from the sources it lists.
+CREATE TABLE IF NOT EXISTS paper_sources (
+  row_id INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  PRIMARY KEY (row_id, origin)
+) WITHOUT ROWID;
 `;
 
 interface PaperRow {
@@ -113,8 +120,13 @@ export class SqlitePaperStore implements PaperStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
-      this.migrate();
+      const legacyPapers = this.migrate();
       this.db.exec(SCHEMA);
+      if (legacyPapers) {
+        // Papers from before digests existed count as one bulk import: no digest posts them unasked.
+        const batch = this.startIngestBatch('legacy', true);
+        this.db.prepare('UPDATE papers SET arrival_batch = ? WHERE arrival_batch IS NULL').run(batch);
+      }
     } catch (error) {
       throw new PaperbotError(
         'data_dir',
@@ -235,6 +247,10 @@ export class SqlitePaperStore implements PaperStore {
     this.db.prepare('UPDATE ingest_batches SET added = ?, bulk = max(bulk, ?) WHERE id = ?').run(added, bulk ? 1 : 0, batch);
   }
 
+  noteOrigin(rowId: number, origin: string): void {
+    this.db.prepare('INSERT INTO paper_sources (row_id, origin) VALUES (?, ?) ON CONFLICT DO NOTHING').run(rowId, origin);
+  }
+
   getMeta(key: string): string | undefined {
     return this.statements.getMeta.get(key)?.value;
   }
@@ -247,16 +263,17 @@ export class SqlitePaperStore implements PaperStore {
     if (this.db.open) this.db.close();
   }
 
-  /** Brings a database made by an earlier paperbot up to this schema. */
-  private migrate(): void {
+  /** Brings a database made by an earlier paperbot up to this schema; true when its papers predate arrival batches. */
+  private migrate(): boolean {
     const columns = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('papers')").all();
     if (columns.length && !columns.some((column) => column.name === 'changed_generation')) {
       this.db.exec('ALTER TABLE papers ADD COLUMN changed_generation INTEGER NOT NULL DEFAULT 0');
     }
     if (columns.length && !columns.some((column) => column.name === 'arrival_batch')) {
-      // Papers from before digests existed count as one bulk import: no digest posts them unasked.
       this.db.exec('ALTER TABLE papers ADD COLUMN arrival_batch INTEGER');
+      return true;
     }
+    return false;
   }
 
   private bumpGeneration(): void {
