@@ -9,6 +9,7 @@ import { DiscordDigestPublisher } from './adapters/discord/discord-digest-publis
 import { OllamaSummarizer } from './adapters/ollama/ollama-summarizer.ts';
 import { SlackDigestPublisher } from './adapters/slack/slack-digest-publisher.ts';
 import { ArxivApiSource } from './adapters/sources/arxiv-source.ts';
+import { FsInboxSource } from './adapters/sources/fs-inbox-source.ts';
 import { HuggingFaceDailyPapersSource } from './adapters/sources/huggingface-source.ts';
 import { loadDigestTargets } from './digest/digest-config.ts';
 import { DigestService } from './digest/digest-service.ts';
@@ -208,19 +209,20 @@ export function createDigest(
   if (listed.has('huggingface')) sources.huggingface = new HuggingFaceDailyPapersSource({ url: config.HF_PAPERS_URL, maxDays: config.DIGEST_MAX_AGE_DAYS, ...sourcePolicy });
   if (listed.has('arxiv')) sources.arxiv = new ArxivApiSource({ url: config.ARXIV_API_URL, intervalMs: config.ARXIV_REQUEST_INTERVAL_MS, ...sourcePolicy });
   const listCommand = (target: DigestTarget) => `\`paperbot digest --list --target ${target.name}\``;
+  const clock = options.clock ?? (() => new Date());
   const service = new DigestService({
     library: core.library,
     store: new SqliteDigestStore(core.library.database),
     targets,
     publishers,
     sources,
-    inboxDir: config.DIGEST_INBOX ? path.resolve(config.DIGEST_INBOX) : path.join(core.library.dataDir, 'inbox'),
+    inbox: new FsInboxSource({ dir: config.DIGEST_INBOX ? path.resolve(config.DIGEST_INBOX) : path.join(core.library.dataDir, 'inbox'), clock, logger }),
     summarizer: new OllamaSummarizer({
       connection: { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS },
       model: config.OLLAMA_CHAT_MODEL,
       ...(config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
     }),
-    clock: options.clock ?? (() => new Date()),
+    clock,
     ...(options.owner ? { owner: options.owner } : {}),
     logger,
     settings: {

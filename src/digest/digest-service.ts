@@ -1,20 +1,18 @@
 /**
- * The digest runner: gathers new papers (inbox, live sources) into the library, claims a slot,
+ * The digest runner: gathers new papers (inbox and live sources, each behind its port) into the library, claims a slot,
  * lays the digest out, posts it, and records it, so each (target, slot) is posted at most once
  * and each paper reaches a target at most once, across restarts, retries and stray second
  * processes. It also reconciles claims left by a crash and folds missed slots into one
  * "while I was away" digest. The clock is injected; the scheduler only decides when to call it.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import path from 'node:path';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { PaperbotError } from '../errors.ts';
 import type { PaperLibrary } from '../rag/library.ts';
 import { buildDigestLayout, digestMarker } from './layout.ts';
-import { SourceFailure, type DigestLayout, type DigestPlatform, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
+import { SourceFailure, type DigestLayout, type InboxFileReport, type InboxSource, type DigestPlatform, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
 import type { Paper } from '../rag/paper.ts';
 import { fromTargetSources, rankPapers, type RankedPaper } from './selection.ts';
 import type { Candidate, SlotRecord, SqliteDigestStore } from './sqlite-digest-store.ts';
@@ -45,7 +43,7 @@ export interface DigestServiceParts {
   targets: readonly DigestTarget[];
   publishers: Partial<Record<DigestPlatform, DigestPublisher>>;
   sources: Partial<Record<PaperSource['name'], PaperSource>>;
-  inboxDir: string;
+  inbox: InboxSource;
   summarizer: PaperSummarizer | null;
   clock: () => Date;
   logger: Logger;
@@ -79,7 +77,7 @@ export interface PreviewEntry {
 }
 
 export interface GatherReport {
-  inbox: { file: string; added: number; updated: number; rejected: number; error?: string }[];
+  inbox: InboxFileReport[];
   sources: { source: string; label: string; ok: boolean; added: number; skipped?: string; error?: string }[];
 }
 
@@ -155,7 +153,9 @@ export class DigestService {
 
   private async gatherNow(targets: readonly DigestTarget[], signal?: AbortSignal): Promise<GatherReport> {
     const report: GatherReport = { inbox: [], sources: [] };
-    if (targets.some((t) => t.sources.includes('inbox'))) report.inbox = await this.scanInbox();
+    if (targets.some((t) => t.sources.includes('inbox'))) {
+      report.inbox = await this.parts.inbox.scan(async (file) => (await this.parts.library.ingest([file], { origin: { name: 'inbox', bulk: 'auto' } })).totals);
+    }
     const now = this.parts.clock();
     const wanted = new Map<string, { source: PaperSource; categories: string[] }>();
     for (const target of targets) {
@@ -191,73 +191,6 @@ export class DigestService {
       }
     }
     return report;
-  }
-
-  /** Ingests each file in the inbox (any corpus format) and moves it to processed/ (failed/ when unreadable). */
-  private async scanInbox(): Promise<GatherReport['inbox']> {
-    const inbox = this.parts.inboxDir;
-    const results: GatherReport['inbox'] = [];
-    let entries: string[];
-    try {
-      mkdirSync(inbox, { recursive: true });
-      entries = readdirSync(inbox, { withFileTypes: true })
-        .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
-        .map((entry) => entry.name)
-        .sort();
-    } catch (error) {
-      this.parts.logger.warn({ err: error, inbox }, 'digest: cannot read the inbox');
-      return [{ file: inbox, added: 0, updated: 0, rejected: 0, error: `cannot read the inbox: ${(error as Error).message}` }];
-    }
-    this.requeueAbandonedInboxFiles();
-    for (const name of entries) {
-      const file = path.join(inbox, name);
-      const stamp = this.parts.clock().toISOString().replace(/[:.]/g, '-');
-      let claimed: string;
-      try {
-        // A file still being written (changed in the last two seconds) waits for the next scan.
-        if (Date.now() - statSync(file).mtimeMs < 2000) continue;
-        // Claim the file by moving it: a second process scanning the same inbox finds it gone.
-        claimed = moveInto(file, path.join(inbox, '.processing'), `${stamp}-${process.pid}-${name}`);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw error;
-      }
-      try {
-        const ingested = await this.parts.library.ingest([claimed], { origin: { name: 'inbox', bulk: 'auto' } });
-        const totals = ingested.totals;
-        moveInto(claimed, path.join(inbox, 'processed'), name, stamp);
-        results.push({ file: name, added: totals.added, updated: totals.updated, rejected: totals.rejected });
-        this.parts.logger.info({ file: name, ...totals }, 'digest: inbox file ingested');
-      } catch (error) {
-        moveInto(claimed, path.join(inbox, 'failed'), name, stamp);
-        results.push({ file: name, added: 0, updated: 0, rejected: 0, error: (error as Error).message });
-        this.parts.logger.warn({ err: error, file: name }, 'digest: inbox file could not be ingested; moved to failed/');
-      }
-    }
-    return results;
-  }
-
-  /** Files a crashed scan had claimed (in .processing/ for over ten minutes) go back to the inbox; ingesting twice changes nothing. */
-  private requeueAbandonedInboxFiles(): void {
-    const processing = path.join(this.parts.inboxDir, '.processing');
-    let names: string[];
-    try {
-      names = readdirSync(processing);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const file = path.join(processing, name);
-      try {
-        // rename() sets ctime, so ctime is when the file was claimed.
-        if (Date.now() - statSync(file).ctimeMs < 10 * 60 * 1000) continue;
-        const original = name.replace(/^[\dT-]+Z-\d+-/, '');
-        renameSync(file, path.join(this.parts.inboxDir, original));
-        this.parts.logger.warn({ file: original }, 'digest: an inbox file left by an interrupted scan goes back to the inbox');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-    }
   }
 
   /** Footer notes for a target: each of its sources that failed in this gather. */
@@ -542,13 +475,4 @@ export class DigestService {
   async idle(): Promise<void> {
     await Promise.allSettled([...this.running.values()]);
   }
-}
-
-/** Moves `file` into `dir` as `name`; when that name is taken (the same file dropped again), as `<stamp>-<name>`. */
-function moveInto(file: string, dir: string, name: string, stampIfTaken?: string): string {
-  mkdirSync(dir, { recursive: true });
-  let destination = path.join(dir, name);
-  if (stampIfTaken && existsSync(destination)) destination = path.join(dir, `${stampIfTaken}-${name}`);
-  renameSync(file, destination);
-  return destination;
 }

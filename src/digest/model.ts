@@ -144,3 +144,25 @@ export type DigestPreviewResult = { ok: true; layouts: DigestLayout[] } | { ok: 
  * asker (no digest configured here, unknown target name).
  */
 export type DigestPreview = (request: { platform: DigestPlatform; channel: string; targetName?: string }) => Promise<DigestPreviewResult>;
+
+/** What became of one inbox file. */
+export interface InboxFileReport {
+  file: string;
+  added: number;
+  updated: number;
+  rejected: number;
+  /** Set when the file could not be ingested (it was set aside, not lost). */
+  error?: string;
+}
+
+/**
+ * The drop folder of new papers. `scan` hands each waiting file to `ingest` exactly once, even
+ * with two processes scanning, then files it away (ingested or set aside as unreadable), and
+ * reports each. A file still being written waits for the next scan. `ingest` may reject; the
+ * file is then set aside and the scan goes on.
+ */
+export interface InboxSource {
+  readonly name: 'inbox';
+  readonly label: string;
+  scan(ingest: (file: string) => Promise<{ added: number; updated: number; rejected: number }>): Promise<InboxFileReport[]>;
+}

@@ -19,7 +19,7 @@
  */
 import type { DigestItem, DigestLayout } from '../../digest/model.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
-import { percentEncode, safeHttpUrl } from '../shared/links.ts';
+import { percentEncode, safeHttpUrl } from '../../rag/links.ts';
 import { DISCORD_LIMITS, type DiscordEmbed, type DiscordMessagePayload } from './render.ts';
 
 /** Discord's SUPPRESS_EMBEDS message flag: no link previews under the message. */

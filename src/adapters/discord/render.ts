@@ -10,7 +10,7 @@
  */
 import type { Answer, AnswerSource } from '../../rag/answer.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
-import { percentEncode, safeHttpUrl } from '../shared/links.ts';
+import { percentEncode, safeHttpUrl } from '../../rag/links.ts';
 
 /** Discord's documented message and embed limits, in characters. */
 export const DISCORD_LIMITS = {

@@ -14,7 +14,7 @@
  * ping anyone. Pure: tested without a client.
  */
 import type { DigestItem, DigestLayout } from '../../digest/model.ts';
-import { safeHttpUrl } from '../shared/links.ts';
+import { safeHttpUrl } from '../../rag/links.ts';
 import { SLACK_LIMITS, blockTextLength, escapeSlackText, groupBlocks, slackLink, type ContextBlock, type MrkdwnText, type SectionBlock, type SlackBlock, type SlackMessage } from './render.ts';
 
 /** The channel message and the replies for its thread, in posting order. */

@@ -15,7 +15,7 @@
  */
 import type { Answer, AnswerSource } from '../../rag/answer.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
-import { percentEncode, safeHttpUrl } from '../shared/links.ts';
+import { percentEncode, safeHttpUrl } from '../../rag/links.ts';
 import { splitMessage } from '../discord/render.ts';
 
 /** Slack's Block Kit limits, in characters, and the budget this renderer keeps to. */

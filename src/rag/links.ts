@@ -1,4 +1,4 @@
-/** Links that chat messages may carry: http(s) only, and never with credentials in them. */
+/** Links that chat messages and digests may carry: http(s) only, and never with credentials in them. */
 
 /** The URL's text when it is safe to link to, else undefined (other schemes, credentials, garbage). */
 export function safeHttpUrl(raw: string | undefined): string | undefined {
