@@ -15,7 +15,7 @@ import { buildDigestLayout, digestMarker } from './layout.ts';
 import { SourceFailure, type DigestLayout, type InboxFileReport, type InboxSource, type DigestPlatform, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
 import type { Paper } from '../rag/paper.ts';
 import { fromTargetSources, rankPapers, type RankedPaper } from './selection.ts';
-import type { Candidate, SlotRecord, SqliteDigestStore } from './sqlite-digest-store.ts';
+import type { Candidate, DigestStore, SlotRecord } from './digest-store.ts';
 import { summarisePapers, type PaperSummarizer } from './summaries.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -39,7 +39,7 @@ export interface DigestSettings {
 
 export interface DigestServiceParts {
   library: PaperLibrary;
-  store: SqliteDigestStore;
+  store: DigestStore;
   targets: readonly DigestTarget[];
   publishers: Partial<Record<DigestPlatform, DigestPublisher>>;
   sources: Partial<Record<PaperSource['name'], PaperSource>>;

@@ -8,6 +8,9 @@
  * that slot. Two processes therefore never post the same slot or the same paper twice.
  */
 import type { Database as SqliteDatabase } from 'better-sqlite3';
+import type { Candidate, CandidateQuery, ClaimRequest, DigestStore, SlotKind, SlotRecord, SlotStatus, TargetRecord } from './digest-store.ts';
+
+export type { Candidate, CandidateQuery, ClaimRequest, SlotKind, SlotRecord, SlotStatus, TargetRecord } from './digest-store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS digest_targets (
@@ -54,64 +57,6 @@ CREATE TABLE IF NOT EXISTS digest_sources (
 );
 `;
 
-/** `scheduled`: a cron slot; `now`: `digest --now`; `merged`: a missed slot folded into a catch-up. */
-export type SlotKind = 'scheduled' | 'now' | 'merged';
-/**
- * `claimed` → `sent` (posted), `skipped` (empty day, `empty: skip`), `failed` (the platform
- * refused; nothing was posted), `abandoned` (a crashed claim found not posted); `merged` slots
- * were covered by a later catch-up digest.
- */
-export type SlotStatus = 'claimed' | 'sent' | 'skipped' | 'failed' | 'abandoned' | 'merged';
-
-export interface SlotRecord {
-  target: string;
-  slot: string;
-  kind: SlotKind;
-  status: SlotStatus;
-  owner: string;
-  claimedAt: string;
-  channel: string;
-  marker: string;
-  messageRef: string | null;
-  detail: string | null;
-}
-
-export interface TargetRecord {
-  name: string;
-  firstSeenAt: string;
-  /** Papers with a larger row id arrived after the target was first seen. */
-  firstSeenRowId: number;
-}
-
-export interface CandidateQuery {
-  target: string;
-  /** Papers that arrived after this row id (the target's first sighting)... */
-  afterRowId?: number;
-  /** ...or, for a deliberate backfill, on or after this instant (bulk imports included, the shipped seed never). */
-  since?: string;
-  /** Nothing that arrived before this instant (the catch-up age). */
-  notBefore: string;
-}
-
-/** A paper a digest may cover, with every origin it came through. */
-export interface Candidate {
-  rowId: number;
-  origins: string[];
-}
-
-export interface ClaimRequest {
-  target: string;
-  slot: string;
-  kind: Exclude<SlotKind, 'merged'>;
-  owner: string;
-  now: string;
-  channel: string;
-  marker: string;
-  candidates: CandidateQuery;
-  /** Earlier missed scheduled slots this digest stands for; recorded as `merged`. */
-  merges?: readonly string[];
-}
-
 interface SlotRow {
   target: string;
   slot: string;
@@ -138,7 +83,7 @@ const toSlot = (row: SlotRow): SlotRecord => ({
   detail: row.detail,
 });
 
-export class SqliteDigestStore {
+export class SqliteDigestStore implements DigestStore {
   constructor(private readonly db: SqliteDatabase) {
     db.exec(SCHEMA);
   }
