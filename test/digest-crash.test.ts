@@ -263,6 +263,32 @@ describe('a digest run killed mid-post', () => {
     expect(parsed.digest).toEqual({ slot: marker.slice('paperbot digest lab '.length), messageRef: inChannel[0]!.ts });
     expect(parsed.papers.map((p) => p.id).sort()).toEqual(list.map((p) => p.id).sort());
   }, 40_000);
+  it('while posting the thread: the channel message stays recorded, and the papers meant for the thread go into the next digest', async () => {
+    const list = papers('Threaded', 5); // size 3 in the channel message, 2 in the thread
+    const s = await setup(list);
+    const heldMain = s.fake.holdNext('chat.postMessage', { store: true, timeoutMs: 30_000 });
+    const run = startCli(['digest', '--now', '--target', 'lab'], s.env);
+    const main = await heldMain;
+    // Let the channel message through; hold the first thread reply (not kept) and crash there.
+    const heldReply = s.fake.holdNext('chat.postMessage', { store: false, timeoutMs: 30_000 });
+    main.release();
+    const reply = await heldReply;
+    expect(reply.call.body['thread_ts']).toBeDefined();
+    run.kill('SIGKILL');
+    expect((await run.done).signal).toBe('SIGKILL');
+    expect(digests(s.fake)).toHaveLength(1);
+
+    const again = await runCli(['digest', '--now', '--target', 'lab'], s.env);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/posted the lab digest: 2 new papers/);
+    const posted = digests(s.fake);
+    expect(posted).toHaveLength(2);
+    // Every paper reached the channel: three in the first digest's message, two in the second digest.
+    const firstText = `${posted[0]!.text ?? ''}${JSON.stringify(posted[0]!.blocks ?? [])}`;
+    const secondText = readable(s.fake, posted[1]!);
+    for (const paper of list) expect(firstText.includes(paper.title) || secondText.includes(paper.title), paper.title).toBe(true);
+    expect(list.filter((paper) => secondText.includes(paper.title))).toHaveLength(2);
+  }, 40_000);
 });
 
 describe('two serve processes on one data directory', () => {

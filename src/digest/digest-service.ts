@@ -293,10 +293,12 @@ export class DigestService {
       try {
         const posted = await publisher.publish(target.channel, layout, (main) => {
           mainRef = main.messageRef;
-          store.markSent(target.name, run.slot, main.messageRef, this.parts.clock().toISOString());
+          // The channel message's papers are posted now; the thread's once its replies are.
+          store.markSent(target.name, run.slot, main.messageRef, this.parts.clock().toISOString(), undefined, target.size);
         });
         mainRef ??= posted.messageRef;
         if (store.slot(target.name, run.slot)?.status !== 'sent') store.markSent(target.name, run.slot, posted.messageRef, this.parts.clock().toISOString());
+        store.markAllPosted(target.name, run.slot);
       } catch (error) {
         if (mainRef === undefined) throw error;
         // The digest is in the channel; only its thread is incomplete. Never post it again, but
@@ -430,6 +432,13 @@ export class DigestService {
       if (!target || (!expired && this.owner.isAlive(claim.owner))) continue;
       results.push({ target: claim.target, slot: claim.slot, outcome: await this.settle(target, claim) });
     }
+    // A run that crashed while posting a thread: its channel message is recorded, the thread's papers are not.
+    for (const sent of this.parts.store.sentSlotsWithPending()) {
+      const expired = now.getTime() - new Date(sent.claimedAt).getTime() > this.parts.settings.claimLeaseMs;
+      if (!expired && this.owner.isAlive(sent.owner)) continue;
+      const returned = this.parts.store.releasePending(sent.target, sent.slot);
+      this.parts.logger.warn({ target: sent.target, slot: sent.slot, returned }, 'digest: a run stopped while posting a thread; its papers go into the next digest');
+    }
     return results;
   }
 
@@ -441,8 +450,11 @@ export class DigestService {
       const ref = await publisher.findPosted(claim.channel, claim.marker);
       const now = this.parts.clock().toISOString();
       if (ref) {
-        store.markSent(claim.target, claim.slot, ref, now, 'reconciled after a crash: found in the channel');
-        logger.warn({ target: claim.target, slot: claim.slot, messageRef: ref }, 'digest: a crashed run had posted this digest; recorded it as sent');
+        // The channel message is there; whether its thread was is not known, so the thread's
+        // papers go into the next digest rather than risk being lost.
+        store.markSent(claim.target, claim.slot, ref, now, 'reconciled after a crash: found in the channel', target.size);
+        const returned = store.releasePending(claim.target, claim.slot);
+        logger.warn({ target: claim.target, slot: claim.slot, messageRef: ref, returned }, 'digest: a crashed run had posted this digest; recorded it as sent (papers meant for its thread go into the next digest)');
         return 'recorded';
       }
       store.release(claim.target, claim.slot, 'abandoned', now, 'reconciled after a crash: not in the channel');

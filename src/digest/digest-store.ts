@@ -74,8 +74,17 @@ export interface DigestStore {
    * for this slot so no concurrent digest of the target takes them.
    */
   claim<T extends { order: readonly number[]; shown: number }>(request: ClaimRequest, choose: (candidates: Candidate[]) => T): T | null;
-  /** The channel message exists: the slot is sent and its reserved papers are posted for good. */
-  markSent(target: string, slot: string, messageRef: string, now: string, detail?: string): void;
+  /**
+   * The channel message exists: the slot is sent and its reserved papers are posted for good; with
+   * `upToPosition`, only those before it (the channel message's), the rest staying reserved.
+   */
+  markSent(target: string, slot: string, messageRef: string, now: string, detail?: string, upToPosition?: number): void;
+  /** The thread is posted too: every reserved paper of the slot is posted. */
+  markAllPosted(target: string, slot: string): void;
+  /** Sent slots with papers still reserved (a thread being posted, or cut off by a crash). */
+  sentSlotsWithPending(): SlotRecord[];
+  /** Frees a slot's still-reserved papers for the next digest; returns how many. */
+  releasePending(target: string, slot: string): number;
   /** Nothing was posted for the slot: its reserved papers are free for the next digest. */
   release(target: string, slot: string, status: Exclude<SlotStatus, 'claimed' | 'sent' | 'merged'>, now: string, detail: string): void;
   /** Frees a sent slot's papers from digest position `position` on (a thread never posted); returns how many. */

@@ -149,12 +149,33 @@ export class SqliteDigestStore implements DigestStore {
     return run.immediate();
   }
 
-  /** The message exists: the slot is sent and its papers are posted to the target for good. */
-  markSent(target: string, slot: string, messageRef: string, now: string, detail?: string): void {
+  /**
+   * The message exists: the slot is sent and its reserved papers are posted for good, or with
+   * `upToPosition` only those shown in the channel message (the thread's stay reserved until
+   * `markAllPosted`, so a crash in between cannot lose them).
+   */
+  markSent(target: string, slot: string, messageRef: string, now: string, detail?: string, upToPosition?: number): void {
     this.db.transaction(() => {
       this.db.prepare(`UPDATE digest_slots SET status = 'sent', message_ref = ?, finished_at = ?, detail = ? WHERE target = ? AND slot = ?`).run(messageRef, now, detail ?? null, target, slot);
-      this.db.prepare(`UPDATE digest_papers SET state = 'posted' WHERE target = ? AND slot = ?`).run(target, slot);
+      this.db.prepare(`UPDATE digest_papers SET state = 'posted' WHERE target = ? AND slot = ? AND position < ?`).run(target, slot, upToPosition ?? Number.MAX_SAFE_INTEGER);
     })();
+  }
+
+  markAllPosted(target: string, slot: string): void {
+    this.db.prepare(`UPDATE digest_papers SET state = 'posted' WHERE target = ? AND slot = ?`).run(target, slot);
+  }
+
+  /** Sent slots whose thread papers are still reserved: a run is posting the thread, or crashed while it did. */
+  sentSlotsWithPending(): SlotRecord[] {
+    return this.db
+      .prepare<[], SlotRow>(`SELECT * FROM digest_slots s WHERE status = 'sent' AND EXISTS (SELECT 1 FROM digest_papers d WHERE d.target = s.target AND d.slot = s.slot AND d.state = 'pending')`)
+      .all()
+      .map(toSlot);
+  }
+
+  /** Frees a slot's still-reserved papers for the next digest; returns how many. */
+  releasePending(target: string, slot: string): number {
+    return this.db.prepare(`DELETE FROM digest_papers WHERE target = ? AND slot = ? AND state = 'pending'`).run(target, slot).changes;
   }
 
   /** Nothing was posted for the slot (empty day, refused, or found missing after a crash): its papers go into the next digest. */
