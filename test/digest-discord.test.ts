@@ -327,7 +327,12 @@ describe('DiscordDigestPublisher', () => {
 
     expect(await publisher.findPosted(CHANNEL_ID, 'paperbot-digest lab-discord 2030-01-01T07:00:00.000Z')).toBeNull();
     expect(await publisher.findPosted(CHANNEL_ID, quoted)).toBeNull();
-    expect(fake.requests.length).toBe(before + 3);
+    // One history read per call; the quoted marker's human author is checked against paperbot's own id, asked once.
+    const after = fake.requests.slice(before).map((r) => `${r.method} ${r.path}`);
+    expect(after.filter((r) => r === `GET /channels/${CHANNEL_ID}/messages`)).toHaveLength(3);
+    expect(after.filter((r) => r !== `GET /channels/${CHANNEL_ID}/messages`)).toEqual(['GET /users/@me']);
+    expect(await publisher.findPosted(CHANNEL_ID, quoted)).toBeNull();
+    expect(fake.requests.slice(before).filter((r) => r.path === '/users/@me')).toHaveLength(1);
   });
 
   it('findPosted finds a digest whose papers are in embeds, among newer messages', async () => {

@@ -615,6 +615,9 @@ describe('digest slots with an injected clock', () => {
     s.fake.seedHistory('C123', [{ text: `did this post? ${marker}`, user: 'U123' }]);
     const publisher = new SlackDigestPublisher({ token: 'xoxb-test', apiUrl: s.fake.apiUrl });
     expect(await publisher.findPosted('C123', marker)).toBeNull();
+    // The bot's own user (auth.test) or a message without any user counts as the bot's.
+    const [own] = s.fake.seedHistory('C123', [{ text: `digest ${marker}`, user: 'UBOT' }]);
+    expect(await publisher.findPosted('C123', marker)).toBe(own!.ts);
     p.core.close();
   });
 });

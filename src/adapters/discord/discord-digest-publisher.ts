@@ -44,11 +44,14 @@ interface HistoryMessage {
   content: string;
   embeds: { title?: unknown; description?: unknown; footer?: unknown }[];
   fromBot: boolean;
+  authorId: string | undefined;
 }
 
 export class DiscordDigestPublisher implements DigestPublisher {
   readonly platform = 'discord' as const;
   private readonly rest: REST;
+  /** null: not asked yet. */
+  private selfId: string | undefined | null = null;
 
   constructor(private readonly options: DiscordDigestPublisherOptions) {
     this.rest = new REST({ api: options.apiBase, retries: REST_RETRIES, timeout: options.timeoutMs ?? 15_000 }).setToken(options.token);
@@ -85,11 +88,28 @@ export class DiscordDigestPublisher implements DigestPublisher {
     // The renderer neutralises the marker like all text; a marker never needs it, but match either form.
     const forms = [...new Set([marker, neutraliseMentions(marker)])];
     for (const message of raw.map(historyMessage)) {
-      if (!message?.fromBot) continue; // a person quoting a marker does not make a digest posted
+      if (!message) continue;
       const texts = [message.content, ...message.embeds.flatMap((embed) => [embed.title, embed.description, footerText(embed.footer)])];
-      if (texts.some((text) => typeof text === 'string' && forms.some((form) => text.includes(form)))) return message.id;
+      if (!texts.some((text) => typeof text === 'string' && forms.some((form) => text.includes(form)))) continue;
+      // A person quoting a marker does not make a digest posted: only the bot's own messages count
+      // (flagged as a bot's, or written by paperbot's user; a message without author is taken as ours).
+      if (message.fromBot || message.authorId === undefined || message.authorId === (await this.ownUserId())) return message.id;
     }
     return null;
+  }
+
+  /** paperbot's own user id (asked once); undefined when Discord will not say. */
+  private async ownUserId(): Promise<string | undefined> {
+    if (this.selfId === null) {
+      try {
+        const me: unknown = await this.rest.get(Routes.user());
+        this.selfId = isRecord(me) && typeof me['id'] === 'string' ? me['id'] : undefined;
+      } catch (error) {
+        this.options.logger?.info({ err: error }, 'discord: could not ask who paperbot is; only bot-flagged messages count as its digests');
+        this.selfId = undefined;
+      }
+    }
+    return this.selfId;
   }
 
   /** Runs one REST call and turns Discord's refusals into errors that say what to fix. */
@@ -156,6 +176,7 @@ function historyMessage(raw: unknown): HistoryMessage | undefined {
     content: typeof raw['content'] === 'string' ? raw['content'] : '',
     embeds: Array.isArray(raw['embeds']) ? raw['embeds'].filter(isRecord) : [],
     fromBot: isRecord(author) && author['bot'] === true,
+    authorId: isRecord(author) && typeof author['id'] === 'string' ? author['id'] : undefined,
   };
 }
 

@@ -36,6 +36,7 @@ const historySchema = z.object({
         text: z.string().optional(),
         blocks: z.array(z.unknown()).optional(),
         bot_id: z.string().optional(),
+        user: z.string().optional(),
         metadata: z.looseObject({ event_type: z.string().optional(), event_payload: z.record(z.string(), z.unknown()).optional() }).optional(),
       }),
     )
@@ -59,6 +60,8 @@ function slackLogger(logger: Logger): SlackLogger {
 export class SlackDigestPublisher implements DigestPublisher {
   readonly platform = 'slack' as const;
   private readonly client: WebClient;
+  /** null: not asked yet. */
+  private selfId: string | undefined | null = null;
   private readonly logger: Logger;
 
   constructor(private readonly options: SlackDigestPublisherOptions) {
@@ -105,12 +108,27 @@ export class SlackDigestPublisher implements DigestPublisher {
     const escaped = escapeSlackText(marker);
     for (const message of parsed.data.messages) {
       if (message.metadata?.event_payload?.['marker'] === marker) return message.ts;
-      // Only a bot's message counts: someone quoting a marker must not make a digest look posted.
-      if (!message.bot_id) continue;
-      if (message.text?.includes(marker) || message.text?.includes(escaped)) return message.ts;
-      if (blockTexts(message.blocks ?? []).some((text) => text.includes(marker) || text.includes(escaped))) return message.ts;
+      const carries = message.text?.includes(marker) || message.text?.includes(escaped) || blockTexts(message.blocks ?? []).some((text) => text.includes(marker) || text.includes(escaped));
+      if (!carries) continue;
+      // Only the bot's messages count: someone quoting a marker must not make a digest look posted.
+      // A message with a bot_id, or written by paperbot's user (or by no user at all), is the bot's.
+      if (message.bot_id || message.user === undefined || message.user === (await this.ownUserId())) return message.ts;
     }
     return null;
+  }
+
+  /** paperbot's own Slack user id (auth.test, asked once); undefined when Slack will not say. */
+  private async ownUserId(): Promise<string | undefined> {
+    if (this.selfId === null) {
+      try {
+        const auth = await this.client.auth.test();
+        this.selfId = typeof auth.user_id === 'string' ? auth.user_id : undefined;
+      } catch (error) {
+        this.logger.info({ err: error }, 'slack: auth.test failed; only messages with a bot_id count as digests');
+        this.selfId = undefined;
+      }
+    }
+    return this.selfId;
   }
 
   private message(channel: string, message: SlackMessage) {
