@@ -368,6 +368,8 @@ describe.concurrent('paperbot digest end to end', { timeout: 120_000 }, () => {
     expect(inMessage[0]!.summary.length).toBeGreaterThan(0);
     // Nothing was posted: the fake Slack saw no call at all.
     expect(slack.calls).toEqual([]);
+    // The inbox file stays where it was dropped; the real run files it away.
+    expect(readdirSync(w.inbox)).toContain('dry.jsonl');
 
     // Nothing was recorded: the papers are still new for the target.
     const now = await w.run(['digest', '--now', '--target', 'lab-slack']);

@@ -144,17 +144,21 @@ export class DigestService {
    * Scans the inbox and fetches the live sources the given targets list, ingesting everything
    * through the library (deduplicated by arXiv id), so fetched papers are askable at once.
    */
-  gather(targets: readonly DigestTarget[], signal?: AbortSignal): Promise<GatherReport> {
+  gather(targets: readonly DigestTarget[], options: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<GatherReport> {
     // One gather at a time: targets sharing a slot then find the source fetched minutes ago.
-    const run = this.gathering.catch(() => undefined).then(() => this.gatherNow(targets, signal));
+    const run = this.gathering.catch(() => undefined).then(() => this.gatherNow(targets, options));
     this.gathering = run;
     return run;
   }
 
-  private async gatherNow(targets: readonly DigestTarget[], signal?: AbortSignal): Promise<GatherReport> {
+  private async gatherNow(targets: readonly DigestTarget[], options: { dryRun?: boolean; signal?: AbortSignal }): Promise<GatherReport> {
+    const { signal } = options;
     const report: GatherReport = { inbox: [], sources: [] };
     if (targets.some((t) => t.sources.includes('inbox'))) {
-      report.inbox = await this.parts.inbox.scan(async (file) => (await this.parts.library.ingest([file], { origin: { name: 'inbox', bulk: 'auto' } })).totals);
+      report.inbox = await this.parts.inbox.scan(
+        async (file) => (await this.parts.library.ingest([file], { origin: { name: 'inbox', bulk: 'auto' } })).totals,
+        options.dryRun ? { leaveFiles: true } : {},
+      );
     }
     const now = this.parts.clock();
     const wanted = new Map<string, { source: PaperSource; categories: string[] }>();

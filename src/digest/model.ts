@@ -164,5 +164,6 @@ export interface InboxFileReport {
 export interface InboxSource {
   readonly name: 'inbox';
   readonly label: string;
-  scan(ingest: (file: string) => Promise<{ added: number; updated: number; rejected: number }>): Promise<InboxFileReport[]>;
+  /** With `leaveFiles` (a dry run) each file is ingested where it lies and left there for the real scan. */
+  scan(ingest: (file: string) => Promise<{ added: number; updated: number; rejected: number }>, options?: { leaveFiles?: boolean }): Promise<InboxFileReport[]>;
 }

@@ -84,7 +84,9 @@ export async function runDigestCommand(config: Config, options: DigestCommandOpt
 
 async function dryRun(service: DigestService, target: DigestTarget | undefined, json: boolean, notify: (message: string) => void): Promise<void> {
   const targets = target ? [target] : [...service.targets];
-  const report = await service.gather(targets);
+  // The dry run reads the inbox and sources too (their papers become askable), but leaves the
+  // inbox files where they are: the real run files them away.
+  const report = await service.gather(targets, { dryRun: true });
   reportGather(report, notify);
   // gather() already ran: preview must not fetch again.
   const entries = await service.preview({ targets, gather: false, useModel: true });

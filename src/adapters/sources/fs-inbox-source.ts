@@ -20,7 +20,7 @@ export class FsInboxSource implements InboxSource {
 
   constructor(private readonly options: { dir: string; clock: () => Date; logger: Logger }) {}
 
-  async scan(ingest: (file: string) => Promise<{ added: number; updated: number; rejected: number }>): Promise<InboxFileReport[]> {
+  async scan(ingest: (file: string) => Promise<{ added: number; updated: number; rejected: number }>, options: { leaveFiles?: boolean } = {}): Promise<InboxFileReport[]> {
     const inbox = this.options.dir;
     const { logger } = this.options;
     const results: InboxFileReport[] = [];
@@ -39,6 +39,16 @@ export class FsInboxSource implements InboxSource {
     for (const name of entries) {
       const file = path.join(inbox, name);
       const stamp = this.options.clock().toISOString().replace(/[:.]/g, '-');
+      if (options.leaveFiles) {
+        let settled: boolean;
+        try {
+          settled = Date.now() - statSync(file).mtimeMs >= SETTLE_MS;
+        } catch {
+          continue; // gone meanwhile
+        }
+        if (settled) results.push(await this.ingestInPlace(file, name, ingest));
+        continue;
+      }
       let claimed: string;
       try {
         if (Date.now() - statSync(file).mtimeMs < SETTLE_MS) continue;
@@ -59,6 +69,16 @@ export class FsInboxSource implements InboxSource {
       }
     }
     return results;
+  }
+
+  /** A dry run's scan: the papers become askable (ingesting again later changes nothing); the file stays for the real scan. */
+  private async ingestInPlace(file: string, name: string, ingest: (file: string) => Promise<{ added: number; updated: number; rejected: number }>): Promise<InboxFileReport> {
+    try {
+      const totals = await ingest(file);
+      return { file: name, added: totals.added, updated: totals.updated, rejected: totals.rejected };
+    } catch (error) {
+      return { file: name, added: 0, updated: 0, rejected: 0, error: (error as Error).message };
+    }
   }
 
   /** Files a crashed scan had claimed (in .processing/ for over ten minutes) go back to the inbox. */
