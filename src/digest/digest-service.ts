@@ -382,11 +382,12 @@ export class DigestService {
 
   /**
    * The next digest of each target (or the named one), laid out but neither posted nor recorded.
-   * `gather` scans the inbox and sources first (the CLI's dry run); chat previews skip it.
+   * `gathered` is the report of a gather the caller ran first (the CLI's dry run), named in the footer; chat previews gather nothing.
    */
-  async preview(options: { targetName?: string; gather: boolean; useModel: boolean; targets?: readonly DigestTarget[] }): Promise<PreviewEntry[]> {
+  async preview(options: { targetName?: string; useModel: boolean; targets?: readonly DigestTarget[]; gathered?: GatherReport }): Promise<PreviewEntry[]> {
     const targets = options.targets ?? (options.targetName ? [this.target(options.targetName)] : this.parts.targets);
-    const report = options.gather ? await this.gather(targets) : { inbox: [], sources: [] };
+    // The footer names what failed in the caller's gather; a chat preview gathers nothing.
+    const report = options.gathered ?? { inbox: [], sources: [] };
     const now = this.parts.clock();
     const entries: PreviewEntry[] = [];
     for (const target of targets) {
@@ -418,7 +419,7 @@ export class DigestService {
         return { ok: false, message: `No digest posts to this channel.${names.length ? ` Configured targets: ${names.join(', ')} (name one to preview it).` : ''}` };
       }
     }
-    const entries = await this.preview({ targets, gather: false, useModel: false });
+    const entries = await this.preview({ targets, useModel: false });
     return { ok: true, layouts: entries.map((e) => e.layout) };
   }
 

@@ -88,16 +88,7 @@ async function dryRun(service: DigestService, target: DigestTarget | undefined, 
   // inbox files where they are: the real run files them away.
   const report = await service.gather(targets, { dryRun: true });
   reportGather(report, notify);
-  // gather() already ran: preview must not fetch again.
-  const entries = await service.preview({ targets, gather: false, useModel: true });
-  // Source failures found by this gather belong in the preview's footer, as they would in the post.
-  for (const entry of entries) {
-    for (const source of report.sources) {
-      const name = source.source.split(':')[0] as DigestTarget['sources'][number];
-      if (!source.ok && entry.target.sources.includes(name)) entry.layout.notes.unshift(`${source.label} could not be fetched (${source.error}); this digest has the papers from the other sources.`);
-    }
-    if (entry.layout.notes.length && entry.layout.empty) entry.wouldPost = true;
-  }
+  const entries = await service.preview({ targets, useModel: true, gathered: report });
   if (json) {
     const digests = entries.map((e) => ({ target: e.target.name, platform: e.target.platform, channel: e.target.channel, slot: e.slot, nextAt: e.nextAt, wouldPost: e.wouldPost, layout: e.layout }));
     process.stdout.write(`${JSON.stringify({ dryRun: true, digests, gathered: report }, null, 2)}\n`);
