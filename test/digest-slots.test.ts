@@ -620,4 +620,25 @@ describe('digest slots with an injected clock', () => {
     expect(await publisher.findPosted('C123', marker)).toBe(own!.ts);
     p.core.close();
   });
+  it('an inbox file that cannot be read is set aside in failed/, named in the footer, and the other files still go out', async () => {
+    const s = await setup();
+    const p = await open(s, { now: at(S[0]!, -60) });
+    p.service.registerTargets();
+    const good = papers('Readable', 2);
+    dropInInbox(s, 'good.jsonl', good);
+    // A gzip header followed by garbage: the stream breaks while reading.
+    const broken = path.join(s.inbox, 'broken.jsonl.gz');
+    writeFileSync(broken, Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03]), Buffer.from('not deflate data at all, not at all')]));
+    utimesSync(broken, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+
+    p.clock.now = S[0]!;
+    const outcome = await p.service.runDue(p.target());
+    expect(outcome).toMatchObject({ status: 'sent', papers: 2 });
+    expect(outcome?.notes.join('\n')).toMatch(/broken\.jsonl\.gz could not be read/);
+    expect(readdirSync(path.join(s.inbox, 'failed'))).toEqual(['broken.jsonl.gz']);
+    expect(readdirSync(path.join(s.inbox, 'processed'))).toEqual(['good.jsonl']);
+    const text = readable(s.fake, digests(s.fake)[0]!);
+    expect(text).toMatch(/broken\.jsonl\.gz/);
+    for (const paper of good) expect(text).toContain(paper.title);
+  });
 });

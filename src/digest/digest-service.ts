@@ -176,7 +176,7 @@ export class DigestService {
       const state = this.parts.store.sourceState(key);
       const last = state.lastSuccessAt ? new Date(state.lastSuccessAt) : null;
       if (last && now.getTime() - last.getTime() < REFETCH_AFTER_MS) {
-        report.sources.push({ source: key, label: source.label, ok: true, added: 0, skipped: 'fetched minutes ago' });
+        report.sources.push({ source: key, label: source.label, ok: true, added: 0, skipped: 'fetched less than a minute ago' });
         continue;
       }
       const oldest = new Date(now.getTime() - this.parts.settings.maxAgeDays * DAY_MS);
@@ -204,7 +204,9 @@ export class DigestService {
       const name = source.source.split(':')[0] as DigestTarget['sources'][number];
       if (!source.ok && target.sources.includes(name)) notes.push(`${source.label} could not be fetched (${source.error}); this digest has the papers from the other sources.`);
     }
-    for (const file of report.inbox) if (file.error) notes.push(`The inbox file ${file.file} could not be read; it was moved to failed/ (${file.error.replace(/\.$/, '')}).`);
+    for (const file of report.inbox) {
+      if (file.error) notes.push(`The inbox file ${file.file} could not be read and was not ingested (${file.error.replace(/\.$/, '')}).`);
+    }
     return notes;
   }
 
