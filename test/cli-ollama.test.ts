@@ -3,48 +3,14 @@
  * process. The subprocess is started with an async `spawn`: `spawnSync` (helpers/cli.ts) would
  * block this process's event loop, and with it the fake, which could then never answer.
  */
-import { spawn } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCorpusFile } from '../src/rag/corpus/read-corpus-file.ts';
-import { ROOT, SEED_FILE, type CliResult } from './helpers/cli.ts';
+import { SEED_FILE, runCliAsync, type CliResult } from './helpers/cli.ts';
 import { startFakeOllama, type ChatRequestBody, type FakeOllama } from './helpers/fake-ollama.ts';
 import { tempDir } from './helpers/temp.ts';
 
 const PHOTO_QUESTION = 'How can I edit a real photo with a text-guided diffusion model?';
 const REPLY = 'Invert the photo with null-text inversion, then edit it with a new prompt [1].';
-
-/** Like `runCli`, but asynchronous, so the fake Ollama in this process keeps answering. */
-function runCliAsync(args: readonly string[], env: Record<string, string>, options: { cwd?: string } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), ...args], {
-      // A temporary working directory by default, so a developer's .env in the repo is never read.
-      cwd: options.cwd ?? os.tmpdir(),
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: process.env['HOME'] ?? '',
-        // Nothing listens here unless the test passes the fake's URL.
-        OLLAMA_HOST: 'http://127.0.0.1:9',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 function parseJson(result: CliResult): Record<string, unknown> {
   // The whole of stdout must be one JSON object: JSON.parse fails on anything before or after it.

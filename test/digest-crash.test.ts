@@ -6,16 +6,14 @@
  * channel's history: no double post, no lost paper. Last, two `serve` processes on one data
  * directory with an every-2-seconds schedule post each slot at most once.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDigest, createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import { SqliteDigestStore, type SlotRecord } from '../src/digest/sqlite-digest-store.ts';
 import { createLogger } from '../src/logger.ts';
-import { ROOT, type CliResult } from './helpers/cli.ts';
+import { startCli as startCliProcess, type CliResult, type StartedCli } from './helpers/cli.ts';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from './helpers/fake-slack.ts';
 import { startServe, type Served } from './helpers/serve.ts';
 import { tempDir } from './helpers/temp.ts';
@@ -98,32 +96,14 @@ async function setup(list: readonly TestPaper[], options: { cron?: string; empty
   return { env, dataDir, fake };
 }
 
-interface Running {
-  pid: number;
-  /** Resolves when the process has exited (and been reaped). */
-  done: Promise<CliResult & { signal: NodeJS.Signals | null }>;
-  kill: (signal: NodeJS.Signals) => void;
-}
-
-/** The real CLI, asynchronously (the fake Slack in this process must keep answering). */
-function startCli(args: readonly string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), ...args], {
-    cwd: os.tmpdir(),
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-  });
+/** The real CLI, asynchronously (the fake Slack in this process must keep answering); killed at cleanup. */
+function startCli(args: readonly string[], env: Record<string, string>): StartedCli {
+  const started = startCliProcess(args, env);
   cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    return done;
+    started.kill('SIGKILL');
+    return started.done;
   });
-  return { pid: child.pid!, done, kill: (signal) => child.kill(signal) };
+  return started;
 }
 
 async function runCli(args: readonly string[], env: Record<string, string>): Promise<CliResult> {

@@ -7,12 +7,11 @@
  * Each test has its own data directory, inbox, config and fakes, so the tests run concurrently
  * (two cores: subprocesses dominate the time); temporary directories are removed after all.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
-import { ROOT, type CliResult } from './helpers/cli.ts';
+import { ROOT, runCliAsync, type CliResult } from './helpers/cli.ts';
 import { CHANNEL_ID as DISCORD_CHANNEL_ID, TOKEN as DISCORD_TOKEN, startFakeDiscord, type FakeDiscord } from './helpers/fake-discord.ts';
 import { startFakeOllama, type ChatRequestBody } from './helpers/fake-ollama.ts';
 import { startFakePaperSources } from './helpers/fake-paper-sources.ts';
@@ -37,30 +36,6 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // The CLI, asynchronously
 
-/** Runs `paperbot ARGS` in `cwd` (a temporary directory: no developer .env is read) with a clean environment. */
-function paperbot(args: readonly string[], env: Record<string, string>, cwd: string, timeoutMs = 45_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), ...args], {
-      cwd,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', OLLAMA_HOST: 'http://127.0.0.1:47', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
 /** One test's world: a data dir, an inbox, a digest config path and a working directory. */
 interface World {
   env: Record<string, string>;
@@ -77,7 +52,7 @@ function world(name: string, env: Record<string, string> = {}): World {
   const cwd = path.join(root, 'cwd');
   mkdirSync(cwd);
   const base = { PAPERBOT_DATA_DIR: path.join(root, 'data'), DIGEST_INBOX: inbox, DIGEST_CONFIG: config, RETRIEVAL_MODE: 'keyword', ...env };
-  return { env: base, inbox, config, cwd, run: (args, extra = {}) => paperbot(args, { ...base, ...extra }, cwd) };
+  return { env: base, inbox, config, cwd, run: (args, extra = {}) => runCliAsync(args, { ...base, ...extra }, { cwd, timeoutMs: 45_000 }) };
 }
 
 // ---------------------------------------------------------------------------------------------
