@@ -641,4 +641,18 @@ describe('digest slots with an injected clock', () => {
     expect(text).toMatch(/broken\.jsonl\.gz/);
     for (const paper of good) expect(text).toContain(paper.title);
   });
+  it('status shows each target\'s first sighting, recent digests with their message, the next run and the posted count', async () => {
+    const s = await setup();
+    const p = await open(s, { now: at(S[0]!, -60) });
+    p.service.registerTargets();
+    dropInInbox(s, 'status.jsonl', papers('Status', 2));
+    p.clock.now = S[0]!;
+    const outcome = await p.service.runDue(p.target());
+    const status = p.service.status();
+    expect(status.targets).toHaveLength(1);
+    const [lab] = status.targets;
+    expect(lab).toMatchObject({ name: 'lab', platform: 'slack', channel: 'C123', firstSeenAt: at(S[0]!, -60).toISOString(), postedPapers: 2, nextAt: S[1]!.toISOString() });
+    expect(lab!.recent).toEqual([{ slot: S[0]!.toISOString(), kind: 'scheduled', status: 'sent', messageRef: outcome!.messageRef, detail: null }]);
+    expect(status.sources).toEqual([]);
+  });
 });

@@ -76,6 +76,22 @@ export interface PreviewEntry {
   layout: DigestLayout;
 }
 
+export interface DigestStatus {
+  targets: {
+    name: string;
+    platform: DigestPlatform;
+    channel: string;
+    cron: string;
+    timezone: string;
+    sources: DigestTarget['sources'];
+    firstSeenAt: string | null;
+    nextAt: string | null;
+    postedPapers: number;
+    recent: { slot: string; kind: string; status: string; messageRef: string | null; detail: string | null }[];
+  }[];
+  sources: { source: string; lastSuccessAt?: string; lastAttemptAt?: string; lastError?: string }[];
+}
+
 export interface GatherReport {
   inbox: InboxFileReport[];
   sources: { source: string; label: string; ok: boolean; added: number; skipped?: string; error?: string }[];
@@ -471,6 +487,36 @@ export class DigestService {
       logger.warn({ err: error, target: claim.target, slot: claim.slot }, 'digest: cannot check the channel for a crashed run; will try again');
       return 'unknown';
     }
+  }
+
+  /** What an operator checks: per target, its first sighting, last digests, next run and posted count; per source, its last fetch. */
+  status(): DigestStatus {
+    const now = this.parts.clock();
+    const targets = this.parts.targets.map((target) => {
+      const record = this.parts.store.target(target.name);
+      const history = this.parts.store.history(target.name, 5);
+      return {
+        name: target.name,
+        platform: target.platform,
+        channel: target.channel,
+        cron: target.cron,
+        timezone: target.timezone,
+        sources: target.sources,
+        firstSeenAt: record?.firstSeenAt ?? null,
+        nextAt: nextSlot(target, now)?.toISOString() ?? null,
+        postedPapers: this.parts.store.postedCount(target.name),
+        recent: history.map((slot) => ({ slot: slot.slot, kind: slot.kind, status: slot.status, messageRef: slot.messageRef, detail: slot.detail })),
+      };
+    });
+    const keys = new Set<string>();
+    for (const target of this.parts.targets) {
+      for (const name of target.sources) {
+        if (name === 'huggingface') keys.add(name);
+        if (name === 'arxiv') keys.add(`arxiv:${[...target.arxivCategories].sort().join(',')}`);
+      }
+    }
+    const sources = [...keys].map((key) => ({ source: key, ...this.parts.store.sourceState(key) }));
+    return { targets, sources };
   }
 
   /** The papers of a target's latest posted digest, all of them (the "N more" included), for `--list`. */

@@ -96,6 +96,8 @@ export interface DigestStore {
   latestScheduledSlot(target: string): string | undefined;
   history(target: string, limit?: number): SlotRecord[];
   slotPapers(target: string, slot: string): { rowId: number; shown: boolean; state: string }[];
+  /** How many papers have been posted to a target in all. */
+  postedCount(target: string): number;
   summary(rowId: number, abstractHash: string, writer: string): string | undefined;
   saveSummary(rowId: number, abstractHash: string, writer: string, summary: string): void;
   sourceState(source: string): { lastSuccessAt?: string; lastAttemptAt?: string; lastError?: string };

@@ -18,6 +18,7 @@ export interface DigestCommandOptions {
   dryRun?: boolean;
   now?: boolean;
   list?: boolean;
+  status?: boolean;
   target?: string;
   since?: string;
   json?: boolean;
@@ -37,9 +38,11 @@ export function startOfDay(day: string, timezone: string): Date {
   return new Date(utc - (wall - utc));
 }
 
-function validate(options: DigestCommandOptions): 'dry-run' | 'now' | 'list' {
-  const modes = (['dryRun', 'now', 'list'] as const).filter((m) => options[m]);
-  if (modes.length !== 1) throw new PaperbotError('usage', 'Say what to do: `paperbot digest --dry-run [--target NAME]`, `paperbot digest --now --target NAME [--since YYYY-MM-DD]` or `paperbot digest --list --target NAME`.');
+function validate(options: DigestCommandOptions): 'dry-run' | 'now' | 'list' | 'status' {
+  const modes = (['dryRun', 'now', 'list', 'status'] as const).filter((m) => options[m]);
+  if (modes.length !== 1) {
+    throw new PaperbotError('usage', 'Say what to do: `paperbot digest --dry-run [--target NAME]`, `paperbot digest --now --target NAME [--since YYYY-MM-DD]`, `paperbot digest --list --target NAME` or `paperbot digest --status`.');
+  }
   const mode = modes[0] === 'dryRun' ? 'dry-run' : modes[0]!;
   if ((mode === 'now' || mode === 'list') && !options.target) throw new PaperbotError('usage', `digest --${mode} needs --target NAME (a target in the digest config).`);
   if (options.since !== undefined && mode !== 'now') throw new PaperbotError('usage', '--since only goes with --now (a deliberate backfill).');
@@ -71,6 +74,7 @@ export async function runDigestCommand(config: Config, options: DigestCommandOpt
     const target = options.target ? service.target(options.target) : undefined;
     if (mode === 'dry-run') return await dryRun(service, target, options.json === true, notify);
     if (mode === 'list') return listLatest(core, service, target!, options.json === true);
+    if (mode === 'status') return printStatus(service, options.json === true);
     checkDigestPlatforms(config, [target!]);
     for (const settled of await service.reconcile()) notify(`digest: an interrupted ${settled.target} digest (${settled.slot}) was ${settled.outcome === 'recorded' ? 'found in the channel and recorded as sent' : settled.outcome === 'released' ? 'not posted; its papers go into this digest' : 'not checkable yet'}`);
     const since = options.since !== undefined ? startOfDay(options.since, target!.timezone) : undefined;
@@ -135,4 +139,23 @@ function printOutcome(outcome: RunOutcome, json: boolean): void {
     pending: `posting the ${outcome.target} digest failed midway (${outcome.detail ?? 'unknown error'}); the next run checks the channel before posting again.`,
   };
   process.stdout.write(`${lines[outcome.status]}\n`);
+}
+
+function printStatus(service: DigestService, json: boolean): void {
+  const status = service.status();
+  if (json) {
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return;
+  }
+  const lines: string[] = [];
+  for (const t of status.targets) {
+    lines.push(`${t.name} → ${t.platform} ${t.channel} (${t.cron}, ${t.timezone}; sources ${t.sources.join(', ')})`);
+    lines.push(`  first seen ${t.firstSeenAt ?? 'not yet'}; next at ${t.nextAt ?? 'never'}; ${t.postedPapers} papers posted in all`);
+    if (!t.recent.length) lines.push('  no digest yet');
+    for (const r of t.recent) lines.push(`  ${r.slot}  ${r.status}${r.messageRef ? ` (message ${r.messageRef})` : ''}${r.detail ? `: ${r.detail}` : ''}`);
+  }
+  for (const s of status.sources) {
+    lines.push(`source ${s.source}: last fetched ${s.lastSuccessAt ?? 'never'}${s.lastError ? `; last attempt ${s.lastAttemptAt} failed: ${s.lastError}` : ''}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
 }

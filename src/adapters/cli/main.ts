@@ -97,10 +97,11 @@ export function buildProgram(onConfig: () => Config): Command {
     });
   program
     .command('digest')
-    .description('Daily digest: --dry-run shows the next one, --now --target NAME posts one now, --list --target NAME lists the last one')
+    .description('Daily digest: --dry-run shows the next one, --now --target NAME posts one now, --list --target NAME lists the last one, --status shows how they went')
     .option('--dry-run', 'print the next digest of each target (or --target) without posting or recording it')
     .option('--now', 'post a digest now of the papers not yet posted to --target')
     .option('--list', "list every paper of --target's latest digest, the ones not shown included")
+    .option('--status', 'each target: first seen, recent digests, next run; each live source: last fetch')
     .option('--target <name>', 'the digest target (its name in paperbot.digest.yml)')
     .option('--since <YYYY-MM-DD>', 'with --now: backfill the papers that arrived since this date')
     .option('--json', 'print the result as one JSON object')
