@@ -21,6 +21,7 @@ import type { DigestItem, DigestLayout } from '../../digest/model.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
 import { percentEncode, safeHttpUrl } from '../../rag/links.ts';
 import { DISCORD_LIMITS, type DiscordEmbed, type DiscordMessagePayload } from './render.ts';
+import { ELLIPSIS, truncate } from '../../rag/text.ts';
 
 /** Discord's SUPPRESS_EMBEDS message flag: no link previews under the message. */
 export const SUPPRESS_EMBEDS_FLAG = 1 << 2;
@@ -42,7 +43,6 @@ export interface RenderedDiscordDigest {
   thread: DiscordDigestPayload[];
 }
 
-const ELLIPSIS = '…';
 const PARAGRAPH = '\n\n';
 // Per-field caps, so no single paper can crowd out the rest: with them, an entry (before its
 // summary) stays far below MAX_ENTRY, which leaves the summary several hundred characters.
@@ -326,14 +326,6 @@ function digestPayload(content: string, embeds: DiscordEmbed[]): DiscordDigestPa
   // which would hide its own embeds.
   if (!embeds.length) payload.flags = SUPPRESS_EMBEDS_FLAG;
   return payload;
-}
-
-/** Cuts text to `max` characters with a trailing "…", never between the halves of a surrogate pair. */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = max - ELLIPSIS.length;
-  if (isLowSurrogate(text.charCodeAt(cut)) && isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
-  return text.slice(0, cut).trimEnd() + ELLIPSIS;
 }
 
 function isHighSurrogate(code: number): boolean {

@@ -11,6 +11,7 @@
 import type { Answer, AnswerSource } from '../../rag/answer.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
 import { percentEncode, safeHttpUrl } from '../../rag/links.ts';
+import { ELLIPSIS, truncate } from '../../rag/text.ts';
 
 /** Discord's documented message and embed limits, in characters. */
 export const DISCORD_LIMITS = {
@@ -54,7 +55,6 @@ export interface RenderAnswerOptions {
 
 const FENCE = '```';
 const FENCE_CLOSE = `\n${FENCE}`;
-const ELLIPSIS = '…';
 const PREVIEW_SUFFIX = ` ${ELLIPSIS}`;
 /** Below this a chunk cannot hold a reopened code fence, its closing fence and some code. */
 const MIN_LIMIT = 16;
@@ -413,14 +413,6 @@ function linkTarget(raw: string | undefined): string | undefined {
 function footerText(notices: readonly string[]): string | undefined {
   const lines = notices.map((notice) => notice.replace(/\s+/g, ' ').trim()).filter(Boolean);
   return lines.length ? truncate(neutraliseMentions(lines.join('\n')), DISCORD_LIMITS.embedFooter) : undefined;
-}
-
-/** Cuts text to `max` characters with a trailing "…", never between the halves of a surrogate pair. */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = max - ELLIPSIS.length;
-  if (isLowSurrogate(text.charCodeAt(cut)) && isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
-  return text.slice(0, cut).trimEnd() + ELLIPSIS;
 }
 
 function embedLength(embed: DiscordEmbed): number {

@@ -16,6 +16,7 @@
 import type { DigestItem, DigestLayout } from '../../digest/model.ts';
 import { safeHttpUrl } from '../../rag/links.ts';
 import { SLACK_LIMITS, blockTextLength, escapeSlackText, groupBlocks, slackLink, type ContextBlock, type MrkdwnText, type SectionBlock, type SlackBlock, type SlackMessage } from './render.ts';
+import { ELLIPSIS, truncate } from '../../rag/text.ts';
 
 /** The channel message and the replies for its thread, in posting order. */
 export interface SlackDigest {
@@ -42,22 +43,12 @@ export const SLACK_DIGEST_LIMITS = {
   notes: SLACK_LIMITS.sectionText,
 } as const;
 
-const ELLIPSIS = '…';
 const MORE_PAPERS = '*More new papers*';
 const OTHER_PAPERS = '*Other new papers*';
 const NO_NEW_PAPERS = 'No new papers since the last digest.';
 
 // ---------------------------------------------------------------------------------------------
 // Text
-
-/** Cuts text to `max` characters with a trailing "…", never between the halves of a surrogate pair. */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = Math.max(0, max - ELLIPSIS.length);
-  const code = text.charCodeAt(cut);
-  if (code >= 0xdc00 && code <= 0xdfff) cut -= 1;
-  return text.slice(0, cut).trimEnd() + ELLIPSIS;
-}
 
 /**
  * One line of plain text, neutralised and escaped, at most `max` characters once escaped. The cut

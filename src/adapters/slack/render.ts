@@ -17,6 +17,7 @@ import type { Answer, AnswerSource } from '../../rag/answer.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
 import { percentEncode, safeHttpUrl } from '../../rag/links.ts';
 import { splitMessage } from '../discord/render.ts';
+import { ELLIPSIS, truncate } from '../../rag/text.ts';
 
 /** Slack's Block Kit limits, in characters, and the budget this renderer keeps to. */
 export const SLACK_LIMITS = {
@@ -79,7 +80,6 @@ export interface RenderAnswerBlocksOptions {
 export const FEEDBACK_ACTIONS = { up: 'feedback_up', down: 'feedback_down' } as const;
 
 const ZWSP = '\u200b';
-const ELLIPSIS = '…';
 const PREVIEW_SUFFIX = ` ${ELLIPSIS}`;
 const FENCE = '```';
 const FENCE_CLOSE = `\n${FENCE}`;
@@ -161,15 +161,6 @@ function escapedLine(text: string, max: number): string {
     if (escaped.length <= max || cut <= 1) return escaped.length <= max ? escaped : ELLIPSIS;
     cut = Math.min(cut - 1, Math.floor((cut * max) / escaped.length));
   }
-}
-
-/** Cuts text to `max` characters with a trailing "…", never between the halves of a surrogate pair. */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = Math.max(0, max - ELLIPSIS.length);
-  const code = text.charCodeAt(cut);
-  if (code >= 0xdc00 && code <= 0xdfff) cut -= 1;
-  return text.slice(0, cut).trimEnd() + ELLIPSIS;
 }
 
 function mrkdwn(text: string): MrkdwnText {
