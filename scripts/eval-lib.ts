@@ -7,10 +7,9 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
 import type { PaperbotCore } from '../src/rag/paperbot-core.ts';
-import type { RetrievalMode } from '../src/rag/retrieval.ts';
-import type { Paper } from '../src/rag/paper.ts';
 import { titleKey } from '../src/rag/text.ts';
 
+import type { Paper, RetrievalMode } from '../src/rag/types.ts';
 /** nDCG@k with graded gains (BEIR's definition: gain = relevance, log2 discount). */
 export function ndcgAt(ranked: readonly string[], relevant: ReadonlyMap<string, number>, k: number): number {
   let dcg = 0;

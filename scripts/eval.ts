@@ -86,17 +86,16 @@ async function main(): Promise<void> {
           scores[mode] = { 'ndcg@10': score['ndcg@10'], 'recall@100': score['recall@100'] };
           queries = score.queries;
         }
-        const bm25 = core.library.keywordIndex.params;
         const stats = await core.stats();
         if (options.json) {
           process.stdout.write(`${JSON.stringify(scores, null, 2)}\n`);
         } else {
-          const vector = stats.vectorIndex.state === 'ready' ? `${stats.vectorIndex.embedder}, ${stats.vectorIndex.dimension} dims, M=${stats.vectorIndex.m} efConstruction=${stats.vectorIndex.efConstruction} ef=${stats.vectorIndex.efSearch}` : `none (${stats.vectorIndex.state})`;
+          const vector = stats.vectorIndex.state === 'ready' ? `${stats.vectorIndex.embedder}, ${stats.vectorIndex.dimension} dims, ${Object.entries(stats.vectorIndex.parameters).map(([name, value]) => `${name}=${value}`).join(' ')}` : `none (${stats.vectorIndex.state})`;
           const fusion = core.settings.fusion;
           process.stdout.write(
             [
               `BEIR ${path.basename(path.resolve(options.beir))} ${options.split}: ${queries} queries, ${report.papers} documents`,
-              `BM25 k1=${bm25.k1} b=${bm25.b} title weight=${bm25.titleWeight}; vectors: ${vector}; RRF k=${fusion.k} weights keyword ${fusion.keywordWeight} / vector ${fusion.vectorWeight}`,
+              `keyword index ${Object.entries(stats.keywordIndex.parameters).map(([name, value]) => `${name}=${value}`).join(' ')}; vectors: ${vector}; RRF k=${fusion.k} weights keyword ${fusion.keywordWeight} / vector ${fusion.vectorWeight}`,
               'method     nDCG@10  Recall@100',
               ...Object.entries(scores).map(([mode, s]) => `${mode.padEnd(10)} ${s['ndcg@10'].toFixed(4)}   ${s['recall@100'].toFixed(4)}`),
             ].join('\n') + '\n',

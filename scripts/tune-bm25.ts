@@ -3,6 +3,7 @@
  * test with `npm run eval`). The index keeps title and abstract term counts apart, so changing the
  * parameters needs no re-indexing. Usage: tsx scripts/tune-bm25.ts --beir DIR [--split train]
  */
+import type { Bm25KeywordIndex } from '../src/adapters/bm25/bm25-index.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,8 @@ try {
   for (const k1 of [0.6, 0.8, 0.9, 1.0, 1.2, 1.4, 1.6]) {
     for (const b of [0.3, 0.4, 0.5, 0.6, 0.75, 0.9]) {
       for (const titleWeight of [1, 1.5, 2, 3, 4]) {
-        core.library.keywordIndex.params = { k1, b, titleWeight };
+        // Tuning reaches into the BM25 adapter on purpose: it sweeps that backend's own parameters.
+        (core.library.keywordIndex as Bm25KeywordIndex).params = { k1, b, titleWeight };
         const score = await scoreBeir(core, dataset, 'keyword');
         results.push({ k1, b, titleWeight, ndcg: score['ndcg@10'], recall: score['recall@100'] });
       }

@@ -1,35 +1,42 @@
 /**
  * The composition root: the only module that reads the configuration and builds the real
- * adapters (SQLite store, keyword and vector indexes, local and Ollama embedders, Ollama and
- * extractive answerers) before handing them to the core.
+ * adapters. It opens the database once, builds every store, index and model adapter, and hands
+ * them to the core's plain constructors. Chat platforms and their libraries (discord.js, Bolt,
+ * Slack's Web API) are imported only when a command needs them (`serve`, digest posting), so
+ * `ask`, `search`, `ingest` and `stats` start without them.
  */
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DiscordBot } from './adapters/discord/discord-bot.ts';
-import { DiscordDigestPublisher } from './adapters/discord/discord-digest-publisher.ts';
-import { OllamaSummarizer } from './adapters/ollama/ollama-summarizer.ts';
-import { SlackDigestPublisher } from './adapters/slack/slack-digest-publisher.ts';
+import { Bm25IndexFile } from './adapters/bm25/bm25-index.ts';
+import { HnswIndexFile } from './adapters/hnswlib/hnsw-vector-index.ts';
+import { OllamaChatModel } from './adapters/ollama/ollama-chat-model.ts';
+import { hasModel, listOllamaModels, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
+import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
 import { ArxivApiSource } from './adapters/sources/arxiv-source.ts';
 import { FsInboxSource } from './adapters/sources/fs-inbox-source.ts';
 import { HuggingFaceDailyPapersSource } from './adapters/sources/huggingface-source.ts';
+import { openSqliteDatabase, type SqliteDatabase } from './adapters/sqlite/sqlite-database.ts';
+import { SqliteDigestStore } from './adapters/sqlite/sqlite-digest-store.ts';
+import { SqliteFeedbackStore } from './adapters/sqlite/sqlite-feedback-store.ts';
+import { SqlitePaperStore } from './adapters/sqlite/sqlite-paper-store.ts';
+import type { AnswerQueue } from './adapters/shared/answer-queue.ts';
+import type { RateLimiter } from './adapters/shared/rate-limiter.ts';
+import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
 import { loadDigestTargets } from './digest/digest-config.ts';
 import { DigestService } from './digest/digest-service.ts';
 import type { DigestPlatform, DigestPublisher, DigestTarget, PaperSource } from './digest/model.ts';
-import { SqliteDigestStore } from './digest/sqlite-digest-store.ts';
-import { OllamaAnswerer } from './adapters/ollama/ollama-answerer.ts';
-import { AnswerQueue } from './adapters/shared/answer-queue.ts';
-import { RateLimiter } from './adapters/shared/rate-limiter.ts';
-import { SlackBot } from './adapters/slack/slack-bot.ts';
-import { hasModel, listOllamaModels, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
-import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
-import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
+import { ModelSummarizer } from './digest/model-summarizer.ts';
 import { PaperbotError } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { LocalHashedEmbedder } from './rag/embedders/local-hashed-embedder.ts';
 import { ExtractiveAnswerer } from './rag/extractive-answerer.ts';
-import { PaperLibrary, type ProgressReporter } from './rag/library.ts';
+import { GroundedAnswerer } from './rag/grounded-answerer.ts';
+import { KeywordIndexManager } from './rag/keyword-index-manager.ts';
+import { PaperLibrary } from './rag/library.ts';
 import { PaperbotCore, type ModelStatus } from './rag/paperbot-core.ts';
-import type { Embedder } from './rag/ports.ts';
-import type { EmbedderFactory } from './rag/vector/vector-index-manager.ts';
+import type { ChatModel, Embedder } from './rag/ports.ts';
+import type { Clock, ProgressReporter } from './rag/types.ts';
+import { VectorIndexManager, type EmbedderFactory } from './rag/vector-index-manager.ts';
 
 export interface CompositionOptions {
   progress?: ProgressReporter;
@@ -41,17 +48,37 @@ export interface CompositionOptions {
   dataDir?: string;
   /** For `index --rebuild`: do not check or build the vector index on open; the rebuild replaces it. */
   rebuilding?: boolean;
+  /** The clock every store and service reads (tests inject one). */
+  clock?: Clock;
+}
+
+/** What the composition root built, for the parts composed on top of the core (digests, chat). */
+export interface Paperbot {
+  core: PaperbotCore;
+  library: PaperLibrary;
+  /** The one open database, for the other stores that keep their tables in it (digests). */
+  database: SqliteDatabase;
+  chatModel: ChatModel;
+  clock: Clock;
+  logger: Logger;
+  close(): void;
 }
 
 const LOCAL_WEIGHTS = { word: 1, bigram: 0.3, char: 2 } as const;
 
-function embedderFactory(config: Config, library: () => PaperLibrary, logger: Logger): EmbedderFactory {
+/** The files paperbot keeps in its data directory. */
+export function dataFiles(dataDir: string): { database: string; keywordIndex: string; vectorIndex: string } {
+  return { database: path.join(dataDir, 'papers.sqlite'), keywordIndex: path.join(dataDir, 'keyword-index.bin'), vectorIndex: path.join(dataDir, 'vector-index.hnsw') };
+}
+const systemClock: Clock = () => new Date();
+
+function embedderFactory(config: Config, keywords: KeywordIndexManager, logger: Logger): EmbedderFactory {
   const connection: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS };
   const probe: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS };
   const model = config.OLLAMA_EMBED_MODEL;
   const local = (dimension: number): Embedder =>
     // idf is read at call time from the live keyword index, which ingest and rebuilds replace.
-    new LocalHashedEmbedder({ dimension, idf: (term) => library().keywordIndex.idf(term), weights: LOCAL_WEIGHTS });
+    new LocalHashedEmbedder({ dimension, idf: (term) => keywords.idf(term), weights: LOCAL_WEIGHTS });
   const localId = local(config.LOCAL_EMBED_DIM).id;
 
   const connectOllama = async (embedModel: string): Promise<OllamaEmbedder> => {
@@ -103,64 +130,78 @@ async function modelStatus(config: Config): Promise<ModelStatus> {
   };
 }
 
-export async function createPaperbot(config: Config, options: CompositionOptions = {}): Promise<PaperbotCore> {
+/** Opens the data directory and builds the core with every store, index and model adapter. */
+export async function openPaperbot(config: Config, options: CompositionOptions = {}): Promise<Paperbot> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const useVectors = config.RETRIEVAL_MODE !== 'keyword';
-  const library = await PaperLibrary.open({
-    dataDir: options.dataDir ?? path.resolve(config.PAPERBOT_DATA_DIR),
-    bm25: { k1: config.BM25_K1, b: config.BM25_B, titleWeight: config.BM25_TITLE_WEIGHT },
-    shippedCorpusDir: options.seed === false ? null : SHIPPED_CORPUS_DIR,
-    bulkImportPapers: config.BULK_IMPORT_PAPERS,
-    logger,
-    ...(options.progress ? { progress: options.progress } : {}),
-    ...(options.notify ? { notify: options.notify } : {}),
-    vectors: useVectors
-      ? {
-          factory: (lib) => embedderFactory(config, lib, logger),
-          options: {
-            choice: config.EMBEDDER,
-            hnsw: { m: config.HNSW_M, efConstruction: config.HNSW_EF_CONSTRUCTION, efSearch: config.HNSW_EF_SEARCH },
-            batchSize: config.EMBED_BATCH_SIZE,
-            ...(options.rebuilding ? { allowEmbedderChange: true } : {}),
-          },
-        }
-      : null,
-  });
-  const extractive = new ExtractiveAnswerer({
-    sentences: config.EXTRACTIVE_SENTENCES,
-    maxPapers: 3,
-    minRelativeScore: 0.5,
-    // Read the index at call time: ingest or a rebuild may replace it.
-    idf: (term) => library.keywordIndex.idf(term),
-  });
-  const answerer = new OllamaAnswerer({
-    connection: { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS },
-    model: config.OLLAMA_CHAT_MODEL,
-    temperature: config.OLLAMA_TEMPERATURE,
-    ...(config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
-    maxSources: config.TOP_K,
-    logger,
-  });
-  return new PaperbotCore({
-    library,
-    answerer,
-    extractive,
-    logger,
-    modelStatus: () => modelStatus(config),
-    settings: {
-      topK: config.TOP_K,
-      maxQuestionChars: config.MAX_QUESTION_CHARS,
-      relevanceThreshold: config.RELEVANCE_MIN_RATIO,
-      retrievalMode: config.RETRIEVAL_MODE,
-      embedderChoice: config.EMBEDDER,
-      fusion: { k: config.RRF_K, keywordWeight: config.RRF_KEYWORD_WEIGHT, vectorWeight: config.RRF_VECTOR_WEIGHT, candidates: config.RRF_CANDIDATES, exactCandidates: config.RRF_EXACT_CANDIDATES },
-    },
-  });
+  const clock = options.clock ?? systemClock;
+  const dataDir = options.dataDir ?? path.resolve(config.PAPERBOT_DATA_DIR);
+  const feedback = { ...(options.progress ? { progress: options.progress } : {}), ...(options.notify ? { notify: options.notify } : {}), logger };
+  const files = dataFiles(dataDir);
+  ensureDataDir(dataDir);
+  const database = openSqliteDatabase(files.database);
+  try {
+    const store = new SqlitePaperStore(database, clock);
+    const chatLog = new SqliteFeedbackStore(database, clock);
+    const keywords = new KeywordIndexManager(store, new Bm25IndexFile(files.keywordIndex, { k1: config.BM25_K1, b: config.BM25_B, titleWeight: config.BM25_TITLE_WEIGHT }), feedback);
+    const vectors =
+      config.RETRIEVAL_MODE === 'keyword'
+        ? null
+        : new VectorIndexManager(
+            store,
+            new HnswIndexFile(files.vectorIndex, { m: config.HNSW_M, efConstruction: config.HNSW_EF_CONSTRUCTION, efSearch: config.HNSW_EF_SEARCH }, clock),
+            embedderFactory(config, keywords, logger),
+            { choice: config.EMBEDDER, batchSize: config.EMBED_BATCH_SIZE, ...(options.rebuilding ? { allowEmbedderChange: true } : {}), ...feedback },
+          );
+    const library = new PaperLibrary({
+      dataDir,
+      store,
+      keywords,
+      vectors,
+      shippedCorpusDir: options.seed === false ? null : SHIPPED_CORPUS_DIR,
+      clock,
+      bulkImportPapers: config.BULK_IMPORT_PAPERS,
+      ...feedback,
+    });
+    await library.open();
+    const chatModel = new OllamaChatModel({ host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS }, config.OLLAMA_CHAT_MODEL);
+    const core = new PaperbotCore({
+      library,
+      answerer: new GroundedAnswerer(chatModel, {
+        temperature: config.OLLAMA_TEMPERATURE,
+        ...(config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
+        maxSources: config.TOP_K,
+        logger,
+      }),
+      // idf is read at call time: ingest or a rebuild may replace the keyword index.
+      extractive: new ExtractiveAnswerer({ sentences: config.EXTRACTIVE_SENTENCES, maxPapers: 3, minRelativeScore: 0.5, idf: (term) => keywords.idf(term) }),
+      conversations: chatLog,
+      answerLog: chatLog,
+      logger,
+      modelStatus: () => modelStatus(config),
+      settings: {
+        topK: config.TOP_K,
+        maxQuestionChars: config.MAX_QUESTION_CHARS,
+        relevanceThreshold: config.RELEVANCE_MIN_RATIO,
+        retrievalMode: config.RETRIEVAL_MODE,
+        embedderChoice: config.EMBEDDER,
+        fusion: { k: config.RRF_K, keywordWeight: config.RRF_KEYWORD_WEIGHT, vectorWeight: config.RRF_VECTOR_WEIGHT, candidates: config.RRF_CANDIDATES, exactCandidates: config.RRF_EXACT_CANDIDATES },
+      },
+    });
+    return { core, library, database, chatModel, clock, logger, close: () => core.close() };
+  } catch (error) {
+    database.close();
+    throw error;
+  }
 }
 
+/** The core alone, for commands and tests that need nothing composed on top of it. */
+export async function createPaperbot(config: Config, options: CompositionOptions = {}): Promise<PaperbotCore> {
+  return (await openPaperbot(config, options)).core;
+}
 
 /** The chat adapters' shared parts: one queue in front of the model, one per-user rate limit. */
-export function createChatServices(config: Config): { queue: AnswerQueue; limiter: RateLimiter } {
+export async function createChatServices(config: Config): Promise<{ queue: AnswerQueue; limiter: RateLimiter }> {
+  const [{ AnswerQueue }, { RateLimiter }] = await Promise.all([import('./adapters/shared/answer-queue.ts'), import('./adapters/shared/rate-limiter.ts')]);
   return {
     queue: new AnswerQueue({ concurrency: config.ANSWER_CONCURRENCY }),
     limiter: new RateLimiter({ limit: config.RATE_LIMIT_PER_MINUTE, windowMs: 60_000 }),
@@ -187,41 +228,52 @@ export interface DigestParts {
   file: string;
 }
 
+/** The digest publisher of a platform, its chat library loaded only now. */
+async function createPublisher(platform: DigestPlatform, config: Config, logger: Logger): Promise<DigestPublisher | undefined> {
+  if (platform === 'slack' && config.SLACK_BOT_TOKEN) {
+    const { SlackDigestPublisher } = await import('./adapters/slack/slack-digest-publisher.ts');
+    return new SlackDigestPublisher({ token: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL, logger });
+  }
+  if (platform === 'discord' && config.DISCORD_TOKEN) {
+    const { DiscordDigestPublisher } = await import('./adapters/discord/discord-digest-publisher.ts');
+    return new DiscordDigestPublisher({ token: config.DISCORD_TOKEN, apiBase: config.DISCORD_API_BASE, logger });
+  }
+  return undefined;
+}
+
 /**
  * The digest runner for the targets in DIGEST_CONFIG, or null when that file does not exist.
- * Live sources are built only when a target lists them; publishers only for configured platforms.
+ * Live sources are built only when a target lists them; publishers only for configured
+ * platforms that a target posts to.
  */
-export function createDigest(
+export async function createDigest(
   config: Config,
-  core: PaperbotCore,
-  logger: Logger,
-  options: { clock?: () => Date; owner?: { id: string; isAlive: (owner: string) => boolean } } = {},
-): DigestParts | null {
+  paperbot: Paperbot,
+  options: { owner?: { id: string; isAlive: (owner: string) => boolean } } = {},
+): Promise<DigestParts | null> {
   const file = path.resolve(config.DIGEST_CONFIG);
   const targets = loadDigestTargets(file);
   if (!targets) return null;
+  const { logger, clock, library } = paperbot;
   const publishers: Partial<Record<DigestPlatform, DigestPublisher>> = {};
-  if (config.SLACK_BOT_TOKEN) publishers.slack = new SlackDigestPublisher({ token: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL, logger });
-  if (config.DISCORD_TOKEN) publishers.discord = new DiscordDigestPublisher({ token: config.DISCORD_TOKEN, apiBase: config.DISCORD_API_BASE, logger });
+  for (const platform of new Set(targets.map((target) => target.platform))) {
+    const publisher = await createPublisher(platform, config, logger);
+    if (publisher) publishers[platform] = publisher;
+  }
   const listed = new Set(targets.flatMap((t) => t.sources));
   const sourcePolicy = { timeoutMs: config.SOURCE_TIMEOUT_MS, maxRetryAfterMs: config.SOURCE_MAX_RETRY_AFTER_MS, logger };
   const sources: Partial<Record<PaperSource['name'], PaperSource>> = {};
   if (listed.has('huggingface')) sources.huggingface = new HuggingFaceDailyPapersSource({ url: config.HF_PAPERS_URL, maxDays: config.DIGEST_MAX_AGE_DAYS, ...sourcePolicy });
   if (listed.has('arxiv')) sources.arxiv = new ArxivApiSource({ url: config.ARXIV_API_URL, intervalMs: config.ARXIV_REQUEST_INTERVAL_MS, ...sourcePolicy });
   const listCommand = (target: DigestTarget) => `\`paperbot digest --list --target ${target.name}\``;
-  const clock = options.clock ?? (() => new Date());
   const service = new DigestService({
-    library: core.library,
-    store: new SqliteDigestStore(core.library.database),
+    library,
+    store: new SqliteDigestStore(paperbot.database),
     targets,
     publishers,
     sources,
-    inbox: new FsInboxSource({ dir: config.DIGEST_INBOX ? path.resolve(config.DIGEST_INBOX) : path.join(core.library.dataDir, 'inbox'), clock, logger }),
-    summarizer: new OllamaSummarizer({
-      connection: { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS },
-      model: config.OLLAMA_CHAT_MODEL,
-      ...(config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
-    }),
+    inbox: new FsInboxSource({ dir: config.DIGEST_INBOX ? path.resolve(config.DIGEST_INBOX) : path.join(library.dataDir, 'inbox'), clock, logger }),
+    summarizer: new ModelSummarizer(paperbot.chatModel, config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
     clock,
     ...(options.owner ? { owner: options.owner } : {}),
     logger,
@@ -237,9 +289,10 @@ export function createDigest(
   return { service, file };
 }
 
-/** The Discord bot, or null when Discord is not configured (DISCORD_TOKEN unset). */
-export function createDiscordBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null): DiscordBot | null {
+/** The Discord bot, or null when Discord is not configured (DISCORD_TOKEN unset); discord.js is loaded only then. */
+export async function createDiscordBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null) {
   if (!config.DISCORD_TOKEN) return null;
+  const { DiscordBot } = await import('./adapters/discord/discord-bot.ts');
   return new DiscordBot(core, {
     ...(digest ? { digestPreview: (request) => digest.chatPreview(request) } : {}),
     token: config.DISCORD_TOKEN,
@@ -252,12 +305,13 @@ export function createDiscordBot(config: Config, core: PaperbotCore, services: {
   });
 }
 
-/** The Slack bot, or null when Slack is not configured (SLACK_BOT_TOKEN unset). */
-export function createSlackBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null): SlackBot | null {
+/** The Slack bot, or null when Slack is not configured (SLACK_BOT_TOKEN unset); Bolt is loaded only then. */
+export async function createSlackBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null) {
   if (!config.SLACK_BOT_TOKEN) return null;
   if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
     throw new PaperbotError('config', 'SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is: set one of them.');
   }
+  const { SlackBot } = await import('./adapters/slack/slack-bot.ts');
   return new SlackBot(core, {
     ...(digest ? { digestPreview: (request) => digest.chatPreview(request) } : {}),
     botToken: config.SLACK_BOT_TOKEN,
@@ -272,4 +326,16 @@ export function createSlackBot(config: Config, core: PaperbotCore, services: { q
     limiter: services.limiter,
     logger,
   });
+}
+
+function ensureDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    if (!statSync(dataDir).isDirectory()) throw new Error('it is not a directory');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOTDIR' || (error as NodeJS.ErrnoException).code === 'EEXIST'
+      ? 'a file is in the way (a directory is needed there)'
+      : (error as Error).message;
+    throw new PaperbotError('data_dir', `Cannot create the data directory ${dataDir}: ${reason}. Set PAPERBOT_DATA_DIR to a directory paperbot can write to.`, { cause: error });
+  }
 }

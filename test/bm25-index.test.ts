@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PaperbotError } from '../src/errors.ts';
-import { Bm25KeywordIndex } from '../src/rag/keyword/bm25-index.ts';
+import { Bm25KeywordIndex } from '../src/adapters/bm25/bm25-index.ts';
 import { documentTerms, queryTerms, splitSentences, titleKey } from '../src/rag/text.ts';
 import { tempDir } from './helpers/temp.ts';
 

@@ -4,9 +4,10 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { detectFormat, parseJsonLine, PapersPageParser, type CorpusFormat, type ParsedLine } from '../src/rag/corpus/formats.ts';
 import { readCorpusFile } from '../src/rag/corpus/read-corpus-file.ts';
-import type { PaperRecord } from '../src/rag/paper.ts';
+
 import { tempDir } from './helpers/temp.ts';
 
+import type { PaperRecord } from '../src/rag/types.ts';
 const ABSTRACT_A =
   'Recent text-guided diffusion models provide powerful image generation capabilities. We introduce an accurate inversion technique that enables intuitive text-based editing of real images with a pivotal noise vector per timestep.';
 const ABSTRACT_B =

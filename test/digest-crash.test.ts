@@ -9,9 +9,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDigest, createPaperbot } from '../src/composition-root.ts';
+import { createDigest, openPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
-import { SqliteDigestStore, type SlotRecord } from '../src/digest/sqlite-digest-store.ts';
+import { SqliteDigestStore, type SlotRecord } from '../src/adapters/sqlite/sqlite-digest-store.ts';
 import { createLogger } from '../src/logger.ts';
 import { startCli as startCliProcess, type CliResult, type StartedCli } from './helpers/cli.ts';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from './helpers/fake-slack.ts';
@@ -83,9 +83,10 @@ async function setup(list: readonly TestPaper[], options: { cron?: string; empty
   };
   const config = loadConfig(env);
   const logger = createLogger('silent');
-  const core = await createPaperbot(config, { seed: false, logger });
+  const paperbot = await openPaperbot(config, { seed: false, logger });
+  const { core } = paperbot;
   try {
-    createDigest(config, core, logger)!.service.registerTargets();
+    (await createDigest(config, paperbot))!.service.registerTargets();
     const file = path.join(dir, 'papers.jsonl');
     writeFileSync(file, list.map((p) => JSON.stringify(p)).join('\n') + '\n');
     const report = await core.library.ingest([file], { origin: { name: 'inbox', bulk: 'auto' } });
@@ -127,11 +128,11 @@ function readable(fake: FakeSlack, message: StoredMessage): string {
 
 /** The digest's slot records, read from the data directory (after the processes are gone). */
 async function slotRecords(s: Setup): Promise<SlotRecord[]> {
-  const core = await createPaperbot(loadConfig(s.env), { seed: false, logger: createLogger('silent') });
+  const paperbot = await openPaperbot(loadConfig(s.env), { seed: false, logger: createLogger('silent') });
   try {
-    return new SqliteDigestStore(core.library.database).history('lab', 50);
+    return new SqliteDigestStore(paperbot.database).history('lab', 50);
   } finally {
-    core.close();
+    paperbot.close();
   }
 }
 

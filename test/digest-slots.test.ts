@@ -13,11 +13,11 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SlackDigestPublisher } from '../src/adapters/slack/slack-digest-publisher.ts';
-import { createDigest, createPaperbot } from '../src/composition-root.ts';
+import { createDigest, openPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import type { DigestService } from '../src/digest/digest-service.ts';
 import type { DigestTarget } from '../src/digest/model.ts';
-import { SqliteDigestStore } from '../src/digest/sqlite-digest-store.ts';
+import { SqliteDigestStore } from '../src/adapters/sqlite/sqlite-digest-store.ts';
 import { createLogger } from '../src/logger.ts';
 import type { PaperbotCore } from '../src/rag/paperbot-core.ts';
 import { startFakePaperSources } from './helpers/fake-paper-sources.ts';
@@ -130,18 +130,18 @@ interface Process {
 async function open(s: Setup, options: { now: Date; owner?: string; alive?: (owner: string) => boolean }): Promise<Process> {
   const config = loadConfig(s.env);
   const logger = createLogger('silent');
-  const core = await createPaperbot(config, { seed: false, logger });
-  cleanups.push(() => core.close());
   const clock = { now: options.now };
-  const digest = createDigest(config, core, logger, {
-    clock: () => clock.now,
+  const paperbot = await openPaperbot(config, { seed: false, logger, clock: () => clock.now });
+  const { core } = paperbot;
+  cleanups.push(() => core.close());
+  const digest = await createDigest(config, paperbot, {
     ...(options.owner ? { owner: { id: options.owner, isAlive: options.alive ?? (() => true) } } : {}),
   });
   if (!digest) throw new Error('no digest configured');
   return {
     core,
     service: digest.service,
-    store: new SqliteDigestStore(core.library.database),
+    store: new SqliteDigestStore(paperbot.database),
     clock,
     target: (name = 'lab') => digest.service.target(name),
   };

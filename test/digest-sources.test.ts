@@ -5,9 +5,10 @@ import { ArxivApiSource, announcementWindow } from '../src/adapters/sources/arxi
 import { HuggingFaceDailyPapersSource, listingDates } from '../src/adapters/sources/huggingface-source.ts';
 import { fetchWithPolicy, retryAfterMs } from '../src/adapters/sources/source-http.ts';
 import { SourceFailure } from '../src/digest/model.ts';
-import type { PaperRecord } from '../src/rag/paper.ts';
+
 import { closedPort, startFakePaperSources, type FakePaperSources } from './helpers/fake-paper-sources.ts';
 
+import type { PaperRecord } from '../src/rag/types.ts';
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/digest/${name}`, import.meta.url), 'utf8');
 const HF_DAYS: Record<string, string> = {
   '2026-11-26': fixture('hf-daily-papers-2026-11-26.json'),

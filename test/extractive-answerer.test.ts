@@ -2,12 +2,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import { PaperbotError } from '../src/errors.ts';
-import type { Answer } from '../src/rag/answer.ts';
+
 import { EXTRACTIVE_HEADING } from '../src/rag/extractive-answerer.ts';
 import type { PaperbotCore } from '../src/rag/paperbot-core.ts';
 import { splitSentences } from '../src/rag/text.ts';
 import { tempDir } from './helpers/temp.ts';
 
+import type { Answer } from '../src/rag/types.ts';
 const NULL_TEXT = 'Null-text Inversion for Editing Real Images using Guided Diffusion Models';
 const ON_TOPIC = [
   'How can I edit a real photo with a text-guided diffusion model?',

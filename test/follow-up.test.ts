@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { followUpQuery, type PastTurn } from '../src/rag/paperbot-core.ts';
+import { followUpQuery } from '../src/rag/paperbot-core.ts';
 
+import type { PastTurn } from '../src/rag/types.ts';
 const turn: PastTurn = {
   question: 'How can I edit a real photo with a diffusion model?',
   answer: {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { CitationFilter, checkCitations } from '../src/rag/citations.ts';
-import type { Paper } from '../src/rag/paper.ts';
-import { buildGroundedPrompt, systemPrompt } from '../src/rag/prompt.ts';
-import { reciprocalRankFusion, type RetrievedPaper } from '../src/rag/retrieval.ts';
 
+import { buildGroundedPrompt, systemPrompt } from '../src/rag/prompt.ts';
+import { reciprocalRankFusion } from '../src/rag/retrieval.ts';
+
+import type { Paper, RetrievedPaper } from '../src/rag/types.ts';
 /** A ranking of row ids, best first (the scores themselves do not matter to RRF). */
 const ranking = (...rowIds: number[]) => rowIds.map((rowId, i) => ({ rowId, score: 100 - i }));
 const ids = (hits: ReadonlyArray<{ rowId: number }>) => hits.map((h) => h.rowId);

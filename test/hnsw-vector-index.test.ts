@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSy
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PaperbotError } from '../src/errors.ts';
-import { HnswVectorIndex, metaPath, readVectorIndexMeta } from '../src/rag/vector/hnsw-vector-index.ts';
+import { HnswVectorIndex, metaPath, readVectorIndexMeta } from '../src/adapters/hnswlib/hnsw-vector-index.ts';
 import { tempDir } from './helpers/temp.ts';
 
 const DIM = 16;

@@ -8,11 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import type { Answer } from '../src/rag/answer.ts';
+
 import type { CoreEvent, PaperbotCore } from '../src/rag/paperbot-core.ts';
 import { startFakeOllama, type ChatRequestBody, type FakeOllama, type FakeOllamaOptions } from './helpers/fake-ollama.ts';
 import { tempDir } from './helpers/temp.ts';
 
+import type { Answer } from '../src/rag/types.ts';
 const PHOTO_QUESTION = 'How can I edit a real photo with a text-guided diffusion model?';
 // The unanswerable seed question (test/fixtures/seed-questions.jsonl, q49).
 const OFF_TOPIC_QUESTION = 'What is a good recipe for sourdough bread with a long cold fermentation?';

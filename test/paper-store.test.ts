@@ -3,9 +3,12 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PaperbotError } from '../src/errors.ts';
-import { keywordIndexPath, PaperLibrary, type LibraryOptions } from '../src/rag/library.ts';
+import { dataFiles, openPaperbot } from '../src/composition-root.ts';
+import { loadConfig, SHIPPED_CORPUS_DIR } from '../src/config.ts';
+import type { PaperLibrary } from '../src/rag/library.ts';
+import { openSqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
 import { titleHashId } from '../src/rag/paper.ts';
-import { SqlitePaperStore } from '../src/rag/store/sqlite-paper-store.ts';
+import { SqlitePaperStore } from '../src/adapters/sqlite/sqlite-paper-store.ts';
 import { queryTerms } from '../src/rag/text.ts';
 import { tempDir } from './helpers/temp.ts';
 
@@ -17,11 +20,16 @@ afterEach(() => {
   while (opened.length) opened.pop()!.close();
 });
 
-async function openLibrary(dataDir: string, extra: Partial<LibraryOptions> = {}): Promise<PaperLibrary> {
-  const library = await PaperLibrary.open({ dataDir, bm25: BM25, shippedCorpusDir: null, ...extra });
+/** A keyword-only library on the real adapters, built by the composition root. */
+async function openLibrary(dataDir: string, extra: { shippedCorpusDir?: string; notify?: (message: string) => void } = {}): Promise<PaperLibrary> {
+  const config = loadConfig({ PAPERBOT_DATA_DIR: dataDir, RETRIEVAL_MODE: 'keyword', BM25_K1: String(BM25.k1), BM25_B: String(BM25.b), BM25_TITLE_WEIGHT: String(BM25.titleWeight), LOG_LEVEL: 'silent' });
+  if (extra.shippedCorpusDir !== undefined) expect(path.resolve(extra.shippedCorpusDir)).toBe(SHIPPED_CORPUS_DIR);
+  const { library } = await openPaperbot(config, { seed: extra.shippedCorpusDir !== undefined, ...(extra.notify ? { notify: extra.notify } : {}) });
   opened.push(library);
   return library;
 }
+
+const keywordIndexPath = (dataDir: string) => dataFiles(dataDir).keywordIndex;
 
 function closeLibrary(library: PaperLibrary): void {
   library.close();
@@ -77,7 +85,7 @@ describe('PaperLibrary ingest', () => {
     const file = writeJsonl(dir, 'papers.jsonl', RECORDS);
     await library.ingest([file]);
     const generation = library.store.generation();
-    const indexBytes = readFileSync(library.keywordIndexFile);
+    const indexBytes = readFileSync(keywordIndexPath(library.dataDir));
     const before = [...library.store.iterate()];
 
     const again = await library.ingest([file]);
@@ -85,7 +93,7 @@ describe('PaperLibrary ingest', () => {
     expect(library.store.generation()).toBe(generation);
     expect(library.store.count()).toBe(3);
     expect([...library.store.iterate()]).toEqual(before);
-    expect(readFileSync(library.keywordIndexFile).equals(indexBytes)).toBe(true);
+    expect(readFileSync(keywordIndexPath(library.dataDir)).equals(indexBytes)).toBe(true);
   });
 
   it('counts updated papers when their content changes', async () => {
@@ -401,7 +409,7 @@ describe('PaperLibrary keyword index repair', () => {
     closeLibrary(first);
 
     // Another writer changes the store behind the index's back.
-    const store = new SqlitePaperStore(path.join(dataDir, 'papers.sqlite'));
+    const store = new SqlitePaperStore(openSqliteDatabase(path.join(dataDir, 'papers.sqlite')), () => new Date());
     const generationBefore = store.generation();
     store.upsert({ sourceId: '2302.99999', title: 'Written Behind The Index', abstract: 'Zeolite catalysis for ammonia synthesis.', authors: [], categories: [], metadata: {} }, 'other');
     expect(store.generation()).toBe(generationBefore + 1);

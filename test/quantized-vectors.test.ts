@@ -2,7 +2,7 @@ import { existsSync, rmSync, truncateSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PaperbotError } from '../src/errors.ts';
-import { QuantizedVectors } from '../src/rag/vector/quantized-vectors.ts';
+import { QuantizedVectors } from '../src/adapters/hnswlib/quantized-vectors.ts';
 import { tempDir } from './helpers/temp.ts';
 
 /** Deterministic pseudo-random unit-ish vectors (no Math.random: failures must reproduce). */

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PaperLibrary } from '../src/rag/library.ts';
+import { openPaperbot } from '../src/composition-root.ts';
+import { loadConfig } from '../src/config.ts';
+import type { PaperLibrary } from '../src/rag/library.ts';
 import { decideRelevance, Retriever } from '../src/rag/retrieval.ts';
 import { tempDir } from './helpers/temp.ts';
 
-const SEED_DIR = path.resolve(import.meta.dirname, '../data/corpus');
 const THRESHOLD = 0.19;
 
 describe('decideRelevance', () => {
@@ -44,7 +45,7 @@ describe('keyword retrieval on the seed corpus', () => {
   let retriever: Retriever;
 
   beforeEach(async () => {
-    library = await PaperLibrary.open({ dataDir: tempDir(), bm25: { k1: 1.2, b: 0.75, titleWeight: 3 }, shippedCorpusDir: SEED_DIR });
+    library = (await openPaperbot(loadConfig({ PAPERBOT_DATA_DIR: tempDir(), RETRIEVAL_MODE: 'keyword', BM25_K1: '1.2', BM25_B: '0.75', BM25_TITLE_WEIGHT: '3', LOG_LEVEL: 'silent' }))).library;
     retriever = new Retriever(library.store, library.keywordIndex, null, THRESHOLD, { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100, exactCandidates: 100 });
   });
 

@@ -1,15 +1,16 @@
 import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPaperbot, type CompositionOptions } from '../src/composition-root.ts';
+import { createPaperbot, dataFiles, type CompositionOptions } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import { PaperbotError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import type { PaperbotCore, Stats } from '../src/rag/paperbot-core.ts';
 import { Retriever } from '../src/rag/retrieval.ts';
-import { copyPath, metaPath, readVectorIndexMeta } from '../src/rag/vector/hnsw-vector-index.ts';
-import { vectorIndexPath } from '../src/rag/vector/vector-index-manager.ts';
+import { copyPath, metaPath, readVectorIndexMeta } from '../src/adapters/hnswlib/hnsw-vector-index.ts';
 import { tempDir } from './helpers/temp.ts';
+
+const vectorIndexPath = (dataDir: string) => dataFiles(dataDir).vectorIndex;
 
 /** The configured defaults, so these tests follow a re-tuning instead of pinning old numbers. */
 const DEFAULTS = loadConfig({});

@@ -1,9 +1,10 @@
 /** `ask`: answer a question from the abstracts, with citations. */
 import { z } from 'zod';
-import type { Answer } from '../rag/answer.ts';
+
 import { defineCommand } from './definition.ts';
 import { answerToText, sourcesToText } from './render.ts';
 
+import type { Answer } from '../rag/types.ts';
 export const askCommand = defineCommand({
   name: 'ask',
   summary: 'Answer a question from the paper abstracts, citing the papers used',

@@ -1,9 +1,10 @@
 /** `feedback`: the 👍 / 👎 stored from chat answers, newest first. */
 import { z } from 'zod';
 import { neutraliseMentions } from '../rag/mentions.ts';
-import type { FeedbackEntry } from '../rag/store/sqlite-feedback-store.ts';
+
 import { defineCommand } from './definition.ts';
 
+import type { FeedbackEntry } from '../rag/types.ts';
 export const feedbackCommand = defineCommand({
   name: 'feedback',
   summary: 'List the 👍 / 👎 given to answers in chat, newest first',

@@ -2,9 +2,10 @@
 import { z } from 'zod';
 import { paperUrl } from '../rag/answer.ts';
 import { neutraliseMentions } from '../rag/mentions.ts';
-import { paperDate, type Paper } from '../rag/paper.ts';
+import { paperDate } from '../rag/paper.ts';
 import { defineCommand } from './definition.ts';
 
+import type { Paper } from '../rag/types.ts';
 export const paperCommand = defineCommand({
   name: 'paper',
   summary: 'Show one paper: title, authors, date, link and abstract',

@@ -2,9 +2,10 @@
  * Plain-text rendering of answers and search hits, shared by the CLI and as chat fallbacks.
  * Everything shown passes through the mention neutraliser.
  */
-import type { Answer, AnswerSource } from '../rag/answer.ts';
+
 import { neutraliseMentions } from '../rag/mentions.ts';
 
+import type { Answer, AnswerSource } from '../rag/types.ts';
 export function sourceLine(source: AnswerSource): string {
   const details = [source.date, source.url].filter(Boolean).join(' · ');
   return `[${source.n}] ${source.title}${details ? ` (${details})` : ''}`;

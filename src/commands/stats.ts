@@ -4,6 +4,8 @@ import type { Stats } from '../rag/paperbot-core.ts';
 import { defineCommand } from './definition.ts';
 
 const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+/** An index backend's own parameters, as it names them (`k1=1.2 b=0.75`, `m=16 efSearch=64`). */
+const parameterText = (parameters: Record<string, number | string>) => Object.entries(parameters).map(([name, value]) => `${name}=${value}`).join(' ');
 
 export const statsCommand = defineCommand({
   name: 'stats',
@@ -18,9 +20,9 @@ export const statsCommand = defineCommand({
       `data directory: ${stats.dataDir}`,
       `database: ${stats.database.file} (${megabytes(stats.database.bytes)})`,
       `keyword index: ${stats.keywordIndex.papers} papers, ${stats.keywordIndex.vocabulary} terms, ${megabytes(stats.keywordIndex.bytes)}, ${stats.keywordIndex.upToDate ? 'up to date' : 'out of date'}`,
-      `  BM25 k1=${stats.keywordIndex.bm25.k1} b=${stats.keywordIndex.bm25.b} title weight=${stats.keywordIndex.bm25.titleWeight}`,
+      `  ${parameterText(stats.keywordIndex.parameters)}`,
       stats.vectorIndex.state === 'ready'
-        ? `vector index: ${stats.vectorIndex.papers} papers, ${stats.vectorIndex.embedder}, ${stats.vectorIndex.dimension} dimensions, ${megabytes(stats.vectorIndex.bytes)}, M=${stats.vectorIndex.m} efConstruction=${stats.vectorIndex.efConstruction} ef=${stats.vectorIndex.efSearch}`
+        ? `vector index: ${stats.vectorIndex.papers} papers, ${stats.vectorIndex.embedder}, ${stats.vectorIndex.dimension} dimensions, ${megabytes(stats.vectorIndex.bytes)}, ${parameterText(stats.vectorIndex.parameters)}`
         : `vector index: ${stats.vectorIndex.state}${stats.vectorIndex.reason ? ` (${stats.vectorIndex.reason})` : ''}`,
       `answers: ${stats.answers.primary}, falling back to ${stats.answers.fallback}`,
       ...(stats.models

@@ -13,11 +13,12 @@ import { PaperbotError } from '../errors.ts';
 import type { PaperLibrary } from '../rag/library.ts';
 import { buildDigestLayout, digestMarker } from './layout.ts';
 import { SourceFailure, type DigestLayout, type InboxFileReport, type InboxSource, type DigestPlatform, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
-import type { Paper } from '../rag/paper.ts';
+
 import { fromTargetSources, rankPapers, type RankedPaper } from './selection.ts';
 import type { Candidate, DigestStore, SlotRecord } from './digest-store.ts';
 import { summarisePapers, type PaperSummarizer } from './summaries.ts';
 
+import type { Paper } from '../rag/types.ts';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A live source fetched this recently is not asked again (several targets sharing one slot). */
 const REFETCH_AFTER_MS = 60 * 1000;

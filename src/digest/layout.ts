@@ -3,11 +3,12 @@
  * (grouped when many), the thread's papers, the "N more" line and the footer notes. Chat
  * adapters render a `DigestLayout` within their own limits.
  */
-import type { Paper } from '../rag/paper.ts';
+
 import { safeHttpUrl } from '../rag/links.ts';
 import type { DigestItem, DigestLayout, DigestTarget } from './model.ts';
 import { groupPapers, shortenAuthors, type RankedPaper } from './selection.ts';
 
+import type { Paper } from '../rag/types.ts';
 export interface LayoutInput {
   target: Pick<DigestTarget, 'name' | 'timezone' | 'size' | 'threadMax'>;
   slot: string;

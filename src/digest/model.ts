@@ -5,8 +5,7 @@
  * platform renders a `DigestLayout` within its own limits and publishes it.
  */
 import { PaperbotError } from '../errors.ts';
-import type { PaperRecord } from '../rag/paper.ts';
-
+import type { PaperRecord } from '../rag/types.ts';
 export type DigestPlatform = 'slack' | 'discord';
 export type DigestSourceName = 'inbox' | 'huggingface' | 'arxiv';
 export type EmptyDayPolicy = 'skip' | 'post';

@@ -4,10 +4,11 @@
  * topics, then recency. Each picked paper carries the reason in words, and papers can be grouped
  * under a few topic headings.
  */
-import type { Paper } from '../rag/paper.ts';
+
 import type { DigestTarget } from './model.ts';
 import { documentTerms } from '../rag/text.ts';
 
+import type { Paper } from '../rag/types.ts';
 export interface RankedPaper {
   paper: Paper;
   upvotes: number | null;

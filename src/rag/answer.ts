@@ -1,52 +1,9 @@
 /**
- * The one `Answer` shape every answerer returns and every adapter renders, and the numbering
- * rule for sources: cited papers first (in order of first citation), then the other retrieved
+ * The numbering rule for an `Answer`'s sources: cited papers first (in order of first citation), then the other retrieved
  * papers. Each `[n]` in the text is the `n` of one entry in `sources`.
  */
-import { arxivUrl, paperDate, type Paper } from './paper.ts';
-import type { Retrieval } from './retrieval.ts';
-
-export interface Citation {
-  n: number;
-  paperId: string;
-  title: string;
-  url?: string;
-  /** The abstract's sentence quoted verbatim, for extractive answers. */
-  quote?: string;
-}
-
-export interface AnswerSource {
-  n: number;
-  paperId: string;
-  title: string;
-  url?: string;
-  date?: string;
-  score: number;
-  /** True when the text cites it; false for "also relevant" and for the closest papers of a refusal. */
-  cited: boolean;
-}
-
-export interface Refusal {
-  reason: string;
-  /** The nearest papers, "closest, probably not what you need". */
-  closest: AnswerSource[];
-}
-
-export interface Answer {
-  question: string;
-  text: string;
-  mode: 'extractive' | 'ollama' | 'refusal';
-  citations: Citation[];
-  /** Every retrieved paper, numbered: cited ones first. */
-  sources: AnswerSource[];
-  refusal: Refusal | null;
-  /** Citations the model wrote to numbers outside the retrieved set, removed before display. */
-  citationsRemoved: number;
-  relevance: { ratio: number; threshold: number };
-  /** One-line notices for the user (e.g. why an extractive answer was given). */
-  notices: string[];
-  timings: { retrievalMs: number; answerMs: number; totalMs: number };
-}
+import { arxivUrl, paperDate } from './paper.ts';
+import type { Answer, AnswerSource, Paper, Retrieval } from './types.ts';
 
 /** The URL to show for a paper: its own, else its arXiv page when its id is an arXiv id. */
 export function paperUrl(paper: Paper): string | undefined {

@@ -3,11 +3,12 @@
  * abstracts that best cover the question's terms, each followed by its `[n]`. Honest by
  * construction: every sentence it shows is in the cited abstract.
  */
-import { numberSources, paperUrl, round, type Answer, type Citation } from './answer.ts';
-import type { AnswerEvent, Answerer } from './ports.ts';
-import type { Retrieval, RetrievedPaper } from './retrieval.ts';
+import { numberSources, paperUrl, round } from './answer.ts';
+import type { Answerer } from './ports.ts';
+
 import { documentTerms, splitSentences } from './text.ts';
 
+import type { Answer, AnswerEvent, Citation, Retrieval, RetrievedPaper } from './types.ts';
 export const EXTRACTIVE_HEADING = 'Extractive answer: sentences quoted from the abstracts (no language model was used).';
 
 export interface ExtractiveOptions {

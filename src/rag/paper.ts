@@ -1,34 +1,10 @@
 /**
- * The paper as the core knows it, and the rules that give each paper one stable id:
+ * The rules that give each paper one stable id:
  * the id its source gives (arXiv ids without their version), else a hash of the normalised title.
  */
 import { createHash } from 'node:crypto';
 import { titleKey } from './text.ts';
-
-/** A paper as a corpus file or a live source describes it, before it is stored. */
-export interface PaperRecord {
-  /** The id the source gives (BEIR `_id`, JSONL `id`), if any. Normalised by `paperIdentity`. */
-  sourceId?: string;
-  title: string;
-  abstract: string;
-  authors: string[];
-  url?: string;
-  /** Publication date as the source gives it, ideally ISO 8601 (`2023-03-14`). */
-  published?: string;
-  categories: string[];
-  /** Source-specific extras kept as given (listing date, upvotes, …). */
-  metadata: Record<string, unknown>;
-}
-
-/** A stored paper. `rowId` is stable across updates and later serves as the vector-index label. */
-export interface Paper extends Omit<PaperRecord, 'sourceId'> {
-  rowId: number;
-  id: string;
-  /** arXiv version number, when the source told us (`2211.09794v2` → 2). */
-  version?: number;
-  /** Which file or source the paper last came from. */
-  source: string;
-}
+import type { Paper, PaperRecord } from './types.ts';
 
 const NEW_ARXIV = /^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v(\d+))?$/i;
 const OLD_ARXIV = /^(?:arxiv:)?([a-z-]+(?:\.[a-z]{2})?\/\d{7})(?:v(\d+))?$/i;

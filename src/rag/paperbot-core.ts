@@ -4,19 +4,15 @@
  * rejects the same things the same way, and it owns the fallback rule: when the model cannot
  * answer, the user gets the extractive answer and one line saying why.
  */
-import { statSync } from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { PaperbotError, describeError } from '../errors.ts';
-import { refusalAnswer, round, toSource, type Answer, type AnswerSource } from './answer.ts';
+import { refusalAnswer, round, toSource } from './answer.ts';
 import type { CorpusFormat } from './corpus/formats.ts';
 import type { ExtractiveAnswerer } from './extractive-answerer.ts';
 import type { IngestReport, PaperLibrary } from './library.ts';
-import type { Paper } from './paper.ts';
-import type { AnswerEvent, Answerer } from './ports.ts';
-import { Retriever, type FusionSettings, type RelevanceDecision, type RetrievalMode } from './retrieval.ts';
-import type { FeedbackEntry, Rating } from './store/sqlite-feedback-store.ts';
-import type { EmbedderChoice } from './vector/vector-index-manager.ts';
+import type { AnswerLog, Answerer, ConversationStore } from './ports.ts';
+import { Retriever, type FusionSettings } from './retrieval.ts';
+import type { Answer, AnswerEvent, AnswerSource, EmbedderChoice, FeedbackEntry, Paper, PastTurn, Rating, RelevanceDecision, RetrievalMode } from './types.ts';
 
 export interface CoreSettings {
   topK: number;
@@ -54,24 +50,28 @@ export interface ModelStatus {
   ollama: { reachable: boolean; models: string[]; hasChatModel: boolean; hasEmbedModel: boolean; error?: string };
 }
 
+type IndexParameters = Record<string, number | string>;
+
 export interface Stats {
   dataDir: string;
   papers: number;
   storeGeneration: number;
   database: { file: string; bytes: number };
-  keywordIndex: { file: string; papers: number; vocabulary: number; bytes: number; upToDate: boolean; bm25: { k1: number; b: number; titleWeight: number } };
+  /**
+   * `parameters` are the backend's own (BM25's k1, b, titleWeight); `bm25` repeats them under
+   * the name `stats --json` has always used.
+   */
+  keywordIndex: { file: string; papers: number; vocabulary: number; bytes: number; upToDate: boolean; parameters: IndexParameters; bm25: IndexParameters };
+  /**
+   * `parameters` are the backend's own (HNSW's m, efConstruction, efSearch); for `stats --json`
+   * readers they are also repeated at the top level, where they always were.
+   */
   vectorIndex:
-    | { state: 'ready'; file: string; embedder: string; dimension: number; papers: number; bytes: number; m: number; efConstruction: number; efSearch: number }
+    | ({ state: 'ready'; file: string; embedder: string; dimension: number; papers: number; bytes: number; parameters: IndexParameters } & Record<string, unknown>)
     | { state: 'unavailable' | 'empty' | 'disabled'; reason?: string };
   answers: { primary: string; fallback: 'extractive' };
   models: ModelStatus | null;
   settings: { topK: number; maxQuestionChars: number; relevanceThreshold: number; retrievalMode: RetrievalMode; fusion: FusionSettings };
-}
-
-/** An earlier turn of a conversation: the question and the answer given (with its numbered sources). */
-export interface PastTurn {
-  question: string;
-  answer: Pick<Answer, 'text' | 'sources'>;
 }
 
 export interface AskOptions {
@@ -99,6 +99,8 @@ export interface CoreParts {
   /** The model answerer, or null when answers are extractive only. */
   answerer: Answerer | null;
   extractive: ExtractiveAnswerer;
+  conversations: ConversationStore;
+  answerLog: AnswerLog;
   settings: CoreSettings;
   modelStatus?: () => Promise<ModelStatus>;
   logger?: Logger;
@@ -111,6 +113,11 @@ export class PaperbotCore {
   constructor(private readonly parts: CoreParts) {
     this.library = parts.library;
     this.settings = parts.settings;
+  }
+
+  /** How many papers the library holds (for "Searching N abstracts…"). */
+  paperCount(): number {
+    return this.library.store.count();
   }
 
   /** Throws a `usage` error for an empty question or one over the limit. */
@@ -153,7 +160,7 @@ export class PaperbotCore {
     } else if (this.parts.answerer) {
       let streamed = false;
       try {
-        for await (const event of this.parts.answerer.stream(text, retrieval, { ...(signal ? { signal } : {}), history: history.map(({ question: q, answer: a }) => ({ question: q, answer: a.text })) })) {
+        for await (const event of this.parts.answerer.stream(text, retrieval, { ...(signal ? { signal } : {}), history })) {
           if (event.type === 'delta') streamed = true;
           if (event.type === 'answer') answer = event.answer;
           else yield event;
@@ -236,38 +243,40 @@ export class PaperbotCore {
 
   /** Logs an answer posted on a chat platform; the returned id goes into its feedback buttons. */
   logAnswer(answer: Answer, platform: string): number {
-    return this.library.feedback.logAnswer({ platform, question: answer.question, paperIds: answer.sources.map((s) => s.paperId), mode: answer.mode });
+    return this.parts.answerLog.logAnswer({ platform, question: answer.question, paperIds: answer.sources.map((s) => s.paperId), mode: answer.mode });
   }
 
   /** Stores a 👍 / 👎 on a logged answer, with its question, papers and mode. */
   recordFeedback(answerId: number, userId: string, rating: Rating): FeedbackEntry {
-    return this.library.feedback.record(answerId, userId, rating);
+    return this.parts.answerLog.record(answerId, userId, rating);
   }
 
   /** The last turns of a chat conversation (e.g. `discord:<thread id>`), oldest first. */
   conversation(id: string, limit = 5): PastTurn[] {
-    return this.library.feedback.turns(id, limit);
+    return this.parts.conversations.turns(id, limit);
   }
 
   /** Remembers a turn of a chat conversation. */
   rememberTurn(id: string, turn: PastTurn): void {
-    this.library.feedback.addTurn(id, turn);
+    this.parts.conversations.addTurn(id, turn);
   }
 
   /** Stored feedback, newest first. */
   feedback(limit = 100): FeedbackEntry[] {
-    return this.library.feedback.list(limit);
+    return this.parts.answerLog.list(limit);
   }
 
   async stats(): Promise<Stats> {
     const { library } = this;
-    const databaseFile = path.join(library.dataDir, 'papers.sqlite');
+    const database = library.store.describe();
     const index = library.keywordIndex;
+    const keyword = library.keywords.indexes.describe(index);
     const vectors = library.vectors;
     let vectorIndex: Stats['vectorIndex'] = { state: 'disabled' };
     if (vectors?.state.kind === 'ready') {
-      const { index: hnsw, embedder } = vectors.state;
-      vectorIndex = { state: 'ready', file: vectors.file, embedder: embedder.id, dimension: hnsw.dimension, papers: hnsw.size, bytes: fileSize(vectors.file), m: hnsw.params.m, efConstruction: hnsw.params.efConstruction, efSearch: hnsw.params.efSearch };
+      const { index: built, embedder } = vectors.state;
+      const described = vectors.indexes.describe(built);
+      vectorIndex = { ...described.parameters, state: 'ready', file: described.location, embedder: embedder.id, dimension: built.dimension, papers: built.size, bytes: described.bytes, parameters: described.parameters };
     } else if (vectors?.state.kind === 'unavailable') {
       vectorIndex = { state: 'unavailable', reason: vectors.state.reason };
     } else if (vectors) {
@@ -277,14 +286,15 @@ export class PaperbotCore {
       dataDir: library.dataDir,
       papers: library.store.count(),
       storeGeneration: library.store.generation(),
-      database: { file: databaseFile, bytes: fileSize(databaseFile) },
+      database: { file: database.location, bytes: database.bytes },
       keywordIndex: {
-        file: library.keywordIndexFile,
+        file: keyword.location,
         papers: index.size,
         vocabulary: index.vocabularySize,
-        bytes: fileSize(library.keywordIndexFile),
+        bytes: keyword.bytes,
         upToDate: !index.dirty && index.size === library.store.count(),
-        bm25: { ...index.params },
+        parameters: keyword.parameters,
+        bm25: keyword.parameters,
       },
       vectorIndex,
       answers: { primary: this.parts.answerer?.mode ?? 'extractive', fallback: 'extractive' },
@@ -301,13 +311,5 @@ export class PaperbotCore {
 
   close(): void {
     this.library.close();
-  }
-}
-
-function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
   }
 }

@@ -1,13 +1,25 @@
 /**
  * The ports of the RAG core: what it needs from the outside world, each with its contract.
- * Adapters implement them (`SqlitePaperStore`, `Bm25KeywordIndex`, `ExtractiveAnswerer`, and in
- * later issues the Ollama and HNSW adapters); the composition root wires them together.
+ * Adapters in `src/adapters/<vendor or role>/` implement them (`SqlitePaperStore`,
+ * `Bm25KeywordIndex`, `HnswVectorIndexProvider`, `OllamaChatModel`, …); the composition root
+ * builds them and hands them to the core's plain constructors. Ports import only the bottom
+ * types module, so every layer can depend on them.
+ *
+ * Errors: every port rejects with a `PaperbotError` whose message tells the user what to do
+ * (`ollama pull …`, `paperbot index --rebuild`); expected outcomes are values, not exceptions.
  */
-import type { Paper, PaperRecord } from './paper.ts';
-import type { Answer } from './answer.ts';
-import type { Retrieval } from './retrieval.ts';
-
-export type UpsertStatus = 'added' | 'updated' | 'unchanged';
+import type {
+  AnswerEvent,
+  FeedbackEntry,
+  LoggedAnswer,
+  Paper,
+  PaperRecord,
+  PastTurn,
+  Rating,
+  Retrieval,
+  ScoredRowId,
+  UpsertStatus,
+} from './types.ts';
 
 /**
  * Durable storage of papers. Writes are synchronous and only visible to other processes when the
@@ -17,14 +29,15 @@ export type UpsertStatus = 'added' | 'updated' | 'unchanged';
 export interface PaperStore {
   /**
    * Adds a paper, updates it (newer arXiv version or changed content), or leaves it unchanged.
-   * A new paper remembers `batch` (from `startIngestBatch`) as its arrival; updates keep theirs.
+   * Idempotent: the same record twice is `unchanged` the second time. A new paper remembers
+   * `batch` (from `startIngestBatch`) as its arrival; updates keep theirs.
    */
   upsert(record: PaperRecord, source: string, batch?: number): { status: UpsertStatus; paper: Paper };
   /** Opens an ingest batch (`origin`: `seed`, `cli`, `inbox`, `huggingface`…) and returns its id. */
   startIngestBatch(origin: string, bulk: boolean): number;
   /** Records how many papers a batch added so far, and marks it bulk once it is (never unmarks). */
   updateIngestBatch(batch: number, added: number, bulk: boolean): void;
-  /** Remembers that the paper came (also) through `origin`: `inbox`, `cli`, `huggingface`, `arxiv`, `seed`. */
+  /** Remembers that the paper came (also) through `origin`; idempotent. */
   noteOrigin(rowId: number, origin: string): void;
   /** Runs `work` in one transaction; everything it wrote is kept or nothing is. */
   transaction<T>(work: () => T): T;
@@ -45,23 +58,145 @@ export interface PaperStore {
   countChangedSince(generation: number): number;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
+  /** Where the store lives (a file, a server) and its size, for `stats`. */
+  describe(): { location: string; bytes: number };
+  /** Closes the store; further calls throw. Idempotent. */
   close(): void;
 }
 
-/** A ranked hit of a retriever: the paper's row id and a score where higher is better. */
-export interface ScoredRowId {
-  rowId: number;
-  score: number;
+/** What `stats` shows of an index, whatever its backend: a size on disk and its own parameters. */
+export interface IndexDescription {
+  /** Where it lives (a file, a table), for the operator. */
+  location: string;
+  bytes: number;
+  /** Backend parameters (BM25's k1, HNSW's M…), shown as they are. */
+  parameters: Record<string, number | string>;
 }
 
-/** An earlier question and answer of the same conversation (a chat thread), oldest first. */
-export interface ConversationTurn {
-  question: string;
-  answer: string;
+/**
+ * Keyword retrieval over titles and abstracts. Additions and removals are buffered until
+ * `commit()` (searches see the last committed state); `add` of a known row id replaces it.
+ * Scores are higher-is-better and comparable only within one index.
+ */
+export interface KeywordIndex {
+  /** Live (committed and pending) papers. */
+  readonly size: number;
+  readonly vocabularySize: number;
+  /** True while additions or removals wait for `commit()`. */
+  readonly dirty: boolean;
+  add(rowId: number, title: string, abstract: string): void;
+  remove(rowId: number): void;
+  /** Merges pending changes so searches see them. Idempotent. */
+  commit(): void;
+  /** The top `k` papers for analysed query terms, best first; ties by row id. Commits first if needed. */
+  search(terms: readonly string[], k: number): ScoredRowId[];
+  /** The best score a paper could reach for these terms (the relevance ratio's denominator). */
+  maxScore(terms: readonly string[]): number;
+  /** Inverse document frequency of an analysed term; high for unknown terms. */
+  idf(term: string): number;
+  describe(): Omit<IndexDescription, 'location' | 'bytes'>;
 }
 
-/** What an answerer streams: checked text as it is written, then exactly one final `Answer`. */
-export type AnswerEvent = { type: 'delta'; text: string } | { type: 'answer'; answer: Answer };
+/**
+ * Where keyword indexes live between runs. `load` returns the saved index with the store
+ * generation it matches, or throws a `PaperbotError` (`index`, or a `code` of `ENOENT` when
+ * there is none yet); a damaged file is never half-read. `save` is atomic: a crash leaves the
+ * previous file.
+ */
+export interface KeywordIndexProvider {
+  create(): KeywordIndex;
+  load(): { index: KeywordIndex; generation: number };
+  save(index: KeywordIndex, generation: number): void;
+  describe(index: KeywordIndex): IndexDescription;
+}
+
+/**
+ * Nearest-neighbour search over paper vectors, labelled by row id. Cosine similarity, higher is
+ * better. `upsert` of a known row id replaces its vector; vectors must have `dimension` entries.
+ */
+export interface VectorIndex {
+  /** The embedder whose vectors the index holds; a query must be embedded by the same. */
+  readonly embedderId: string;
+  readonly dimension: number;
+  readonly size: number;
+  upsert(rowId: number, vector: Float32Array): void;
+  remove(rowId: number): void;
+  /** The `k` nearest papers, best first (fewer when the index holds fewer). */
+  search(query: Float32Array, k: number): ScoredRowId[];
+  /** Exact similarity of the query to each listed paper the index holds, in the order given. */
+  similarity(query: Float32Array, rowIds: readonly number[]): ScoredRowId[];
+}
+
+/** What a saved vector index says about itself, readable without loading it. */
+export interface VectorIndexHeader {
+  embedderId: string;
+  dimension: number;
+  /** The store generation whose papers all have their vector in the saved index. */
+  storeGeneration: number;
+}
+
+/**
+ * Creates, opens and saves vector indexes (a file beside the store, a table in a database).
+ * `header` reads what was saved, cheaply, or undefined when there is none; `open` loads it and
+ * throws a `PaperbotError` with code `index` when it is damaged (the caller rebuilds).
+ * `prefetch` may start the load early (a background read); `open` then uses it.
+ * `save` is atomic and records the store generation the index matches.
+ */
+export interface VectorIndexProvider {
+  header(): VectorIndexHeader | undefined;
+  prefetch(): void;
+  open(): Promise<VectorIndex>;
+  create(embedderId: string, dimension: number, expectedPapers: number): VectorIndex;
+  save(index: VectorIndex, storeGeneration: number): void;
+  describe(index: VectorIndex): IndexDescription;
+}
+
+/**
+ * Turns texts into vectors. `id` names the model (and its version) so an index built with one
+ * embedder is never queried with another; `dimension` is fixed per id. Documents and queries may
+ * be embedded differently (prefixes, weights). `embedDocuments` takes at most `maxBatch` texts
+ * (the caller batches, once) and returns their vectors in order. Aborting `signal` rejects.
+ * Errors: a `PaperbotError` (`ollama_*` codes for the Ollama embedder) that says what to do.
+ */
+export interface Embedder {
+  readonly id: string;
+  readonly dimension: number;
+  readonly maxBatch: number;
+  embedDocuments(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  embedQuery(text: string, signal?: AbortSignal): Promise<Float32Array>;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest {
+  messages: readonly ChatMessage[];
+  signal?: AbortSignal;
+  /** 0 for repeatable output. */
+  temperature?: number;
+  seed?: number;
+  /** Upper bound on generated tokens. */
+  maxTokens?: number;
+}
+
+/**
+ * A chat model: the messages in, the reply out, as a stream of text deltas that concatenate to
+ * the whole reply or at once. The stream ends when the model is done; a model that stops answering for
+ * the adapter's idle timeout, is unreachable or lacks the model rejects with a `PaperbotError`
+ * (`ollama_timeout`, `ollama_unreachable`, `ollama_model_missing`, `ollama_failed` for Ollama),
+ * before or during the stream. Aborting `signal` ends the stream with the signal's reason.
+ */
+export interface ChatModel {
+  /** The `Answer.mode` of answers it writes (`ollama`). */
+  readonly mode: string;
+  /** The model's name (`llama3.2`), shown in `stats` and `Answer.model`. */
+  readonly model: string;
+  stream(request: ChatRequest): AsyncIterable<string>;
+  /** The whole reply at once (short replies such as digest summaries), with the same errors. */
+  complete(request: ChatRequest): Promise<string>;
+}
 
 /**
  * Turns a question and its retrieved papers into an `Answer`, streamed. Deltas concatenate to the
@@ -69,19 +204,29 @@ export type AnswerEvent = { type: 'delta'; text: string } | { type: 'answer'; an
  * during the stream) when it cannot answer; the core then falls back to the extractive answerer.
  */
 export interface Answerer {
-  readonly mode: Answer['mode'];
-  stream(question: string, retrieval: Retrieval, options?: { signal?: AbortSignal; history?: readonly ConversationTurn[] }): AsyncGenerator<AnswerEvent>;
+  readonly mode: string;
+  stream(question: string, retrieval: Retrieval, options?: { signal?: AbortSignal; history?: readonly PastTurn[] }): AsyncGenerator<AnswerEvent>;
 }
 
 /**
- * Turns texts into vectors for the vector index. `id` names the model (and its version) so an
- * index built with one embedder is never queried with another; `dimension` is fixed per id.
- * Documents and queries may be embedded differently (prefixes, weights). Errors: rejects with a
- * `PaperbotError` (`ollama_*` codes for the Ollama embedder) that says what to do.
+ * The turns of chat conversations (a thread), so follow-ups keep their context across
+ * restarts. Conversation ids are opaque here (the chat layer's codec makes them).
  */
-export interface Embedder {
-  readonly id: string;
-  readonly dimension: number;
-  embedDocuments(texts: readonly string[]): Promise<Float32Array[]>;
-  embedQuery(text: string): Promise<Float32Array>;
+export interface ConversationStore {
+  addTurn(conversation: string, turn: PastTurn): void;
+  /** The last `limit` turns, oldest first; empty for a conversation never seen. */
+  turns(conversation: string, limit: number): PastTurn[];
 }
+
+/**
+ * Answers posted in chat and the 👍 / 👎 their askers give. `logAnswer` returns the id the
+ * feedback buttons carry; `record` stores one person's rating of it (their latest press wins,
+ * so it is idempotent per person) and throws `not_found` for an unknown answer id.
+ */
+export interface AnswerLog {
+  logAnswer(answer: LoggedAnswer): number;
+  record(answerId: number, userId: string, rating: Rating): FeedbackEntry;
+  /** Feedback, newest first. */
+  list(limit: number): FeedbackEntry[];
+}
+

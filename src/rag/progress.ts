@@ -1,8 +1,4 @@
-/** Long work reports through this; the CLI draws a bar on a terminal and nothing elsewhere. */
-export interface ProgressReporter {
-  start(label: string, total: number): void;
-  update(done: number): void;
-  stop(): void;
-}
+/** The reporter for callers that show no progress (tests, chat, evaluation). */
+import type { ProgressReporter } from './types.ts';
 
 export const silentProgress: ProgressReporter = { start() {}, update() {}, stop() {} };

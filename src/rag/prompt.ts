@@ -4,14 +4,8 @@
  * says "ignore previous instructions", a question with a fake system prompt) stays data: JSON
  * escaping means it cannot close the fence or pose as an instruction.
  */
-import type { ConversationTurn } from './ports.ts';
-import type { RetrievedPaper } from './retrieval.ts';
-
-export interface ChatMessage {
-  role: 'system' | 'user';
-  content: string;
-}
-
+import type { ChatMessage } from './ports.ts';
+import type { PastTurn, RetrievedPaper } from './types.ts';
 export function systemPrompt(sourceCount: number): string {
   return [
     'You answer researchers\' questions using only the numbered paper abstracts you are given.',
@@ -25,12 +19,12 @@ export function systemPrompt(sourceCount: number): string {
   ].join('\n');
 }
 
-export function buildGroundedPrompt(question: string, hits: readonly RetrievedPaper[], history: readonly ConversationTurn[] = []): ChatMessage[] {
+export function buildGroundedPrompt(question: string, hits: readonly RetrievedPaper[], history: readonly PastTurn[] = []): ChatMessage[] {
   const document: Record<string, unknown> = {
     abstracts: hits.map((hit, i) => ({ number: i + 1, title: hit.paper.title, abstract: hit.paper.abstract })),
     question,
   };
-  if (history.length) document['earlier'] = history.map((turn) => ({ question: turn.question, answer: turn.answer }));
+  if (history.length) document['earlier'] = history.map((turn) => ({ question: turn.question, answer: turn.answer.text }));
   return [
     { role: 'system', content: systemPrompt(hits.length) },
     { role: 'user', content: JSON.stringify(document, null, 1) },

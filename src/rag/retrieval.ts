@@ -6,41 +6,19 @@
  */
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
-import type { Bm25KeywordIndex } from './keyword/bm25-index.ts';
-import type { Paper } from './paper.ts';
-import type { PaperStore, ScoredRowId } from './ports.ts';
+import type { KeywordIndex, PaperStore } from './ports.ts';
 import { queryTerms } from './text.ts';
-import type { VectorIndexManager } from './vector/vector-index-manager.ts';
+import type { RelevanceDecision, Retrieval, RetrievalMode, RetrievedPaper, ScoredRowId } from './types.ts';
 
-export const RETRIEVAL_MODES = ['keyword', 'vector', 'hybrid'] as const;
-export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
+export const RETRIEVAL_MODES = ['keyword', 'vector', 'hybrid'] as const satisfies readonly RetrievalMode[];
 
-export interface RetrievedPaper {
-  paper: Paper;
-  /** The ranking score of the mode used: BM25 (keyword), cosine (vector) or fused RRF (hybrid). */
-  score: number;
-  keywordScore?: number;
-  vectorScore?: number;
-}
-
-export interface RelevanceDecision {
-  /** Top BM25 score divided by the best score the query could reach, in [0, 1]. */
-  ratio: number;
-  threshold: number;
-  relevant: boolean;
-}
-
-export interface Retrieval {
-  query: string;
-  terms: string[];
-  /** The mode actually used (hybrid falls back to keyword when vectors are unavailable). */
-  mode: RetrievalMode;
-  hits: RetrievedPaper[];
-  relevance: RelevanceDecision;
-  /** How many papers were searched. */
-  corpusSize: number;
-  retrievalMs: number;
-  notices: string[];
+/**
+ * The vector side of retrieval: the nearest papers to a query text, best first, with the
+ * `alsoScore` papers scored exactly and merged in. Throws when vectors are unavailable (the
+ * retriever then continues on keywords and says so).
+ */
+export interface VectorSearch {
+  search(query: string, k: number, alsoScore: readonly number[]): Promise<ScoredRowId[]>;
 }
 
 export interface FusionSettings {
@@ -75,8 +53,8 @@ export function reciprocalRankFusion(rankings: ReadonlyArray<{ weight: number; h
 export class Retriever {
   constructor(
     private readonly store: PaperStore,
-    private readonly keywordIndex: Bm25KeywordIndex,
-    private readonly vectors: VectorIndexManager | null,
+    private readonly keywordIndex: KeywordIndex,
+    private readonly vectors: VectorSearch | null,
     private readonly relevanceThreshold: number,
     private readonly fusion: FusionSettings,
     private readonly logger?: Logger,

@@ -4,7 +4,7 @@
  * second run has nothing new and follows the target's empty-day setting); `--list --target NAME`
  * lists every paper of the target's latest digest. stdout carries only the result.
  */
-import { checkDigestPlatforms, createDigest, createPaperbot } from '../../composition-root.ts';
+import { checkDigestPlatforms, createDigest, openPaperbot, type Paperbot } from '../../composition-root.ts';
 import type { Config } from '../../config.ts';
 import { digestAsText } from '../../digest/layout.ts';
 import type { DigestService, GatherReport, RunOutcome } from '../../digest/digest-service.ts';
@@ -12,7 +12,6 @@ import type { DigestTarget } from '../../digest/model.ts';
 import { PaperbotError } from '../../errors.ts';
 import { createLogger } from '../../logger.ts';
 import { neutraliseMentions } from '../../rag/mentions.ts';
-import type { PaperbotCore } from '../../rag/paperbot-core.ts';
 
 export interface DigestCommandOptions {
   dryRun?: boolean;
@@ -62,10 +61,10 @@ function reportGather(report: GatherReport, notify: (message: string) => void): 
 export async function runDigestCommand(config: Config, options: DigestCommandOptions, notify: (message: string) => void): Promise<void> {
   const mode = validate(options);
   const logger = createLogger(config.LOG_LEVEL);
-  let core: PaperbotCore | undefined;
+  let paperbot: Paperbot | undefined;
   try {
-    core = await createPaperbot(config, { notify, logger });
-    const digest = createDigest(config, core, logger);
+    paperbot = await openPaperbot(config, { notify, logger });
+    const digest = await createDigest(config, paperbot);
     if (!digest) {
       throw new PaperbotError('config', `No digest is configured: ${config.DIGEST_CONFIG} does not exist. Copy paperbot.digest.example.yml to paperbot.digest.yml (or set DIGEST_CONFIG) and edit its targets.`);
     }
@@ -73,7 +72,7 @@ export async function runDigestCommand(config: Config, options: DigestCommandOpt
     service.registerTargets();
     const target = options.target ? service.target(options.target) : undefined;
     if (mode === 'dry-run') return await dryRun(service, target, options.json === true, notify);
-    if (mode === 'list') return listLatest(core, service, target!, options.json === true);
+    if (mode === 'list') return listLatest(paperbot, service, target!, options.json === true);
     if (mode === 'status') return printStatus(service, options.json === true);
     checkDigestPlatforms(config, [target!]);
     for (const settled of await service.reconcile()) notify(`digest: an interrupted ${settled.target} digest (${settled.slot}) was ${settled.outcome === 'recorded' ? 'found in the channel and recorded as sent' : settled.outcome === 'released' ? 'not posted; its papers go into this digest' : 'not checkable yet'}`);
@@ -82,7 +81,7 @@ export async function runDigestCommand(config: Config, options: DigestCommandOpt
     printOutcome(outcome, options.json === true);
     if (outcome.status === 'failed' || outcome.status === 'pending') process.exitCode = 1;
   } finally {
-    core?.close();
+    paperbot?.close();
   }
 }
 
@@ -106,14 +105,14 @@ async function dryRun(service: DigestService, target: DigestTarget | undefined, 
   process.stdout.write(`${blocks.join('\n\n')}\n(dry run: nothing was posted or recorded)\n`);
 }
 
-function listLatest(core: PaperbotCore, service: DigestService, target: DigestTarget, json: boolean): void {
+function listLatest(paperbot: Paperbot, service: DigestService, target: DigestTarget, json: boolean): void {
   const latest = service.latestDigest(target);
   if (!latest) {
     if (json) process.stdout.write(`${JSON.stringify({ target: target.name, digest: null, papers: [] }, null, 2)}\n`);
     else process.stdout.write(`No digest has been posted to ${target.name} yet.\n`);
     return;
   }
-  const byRow = new Map(core.library.store.getByRowIds(latest.papers.map((p) => p.rowId)).map((p) => [p.rowId, p]));
+  const byRow = new Map(paperbot.library.store.getByRowIds(latest.papers.map((p) => p.rowId)).map((p) => [p.rowId, p]));
   const papers = latest.papers.flatMap((p) => {
     const paper = byRow.get(p.rowId);
     return paper ? [{ id: paper.id, title: paper.title, url: paper.url ?? null, shown: p.shown }] : [];

@@ -3,7 +3,8 @@
  * terminal, so scripts and CI logs never see bar redraws.
  */
 import cliProgress from 'cli-progress';
-import { silentProgress, type ProgressReporter } from '../../rag/library.ts';
+import { silentProgress } from '../../rag/progress.ts';
+import type { ProgressReporter } from '../../rag/types.ts';
 
 /** `mode`: 'auto' draws only on a terminal; 'on' draws anyway (PROGRESS=true); 'off' never. */
 export function terminalProgress(mode: 'auto' | 'on' | 'off'): ProgressReporter {

@@ -15,8 +15,7 @@ import { paperUrl } from '../../rag/answer.ts';
 import { paperDate } from '../../rag/paper.ts';
 import type { PaperbotCore } from '../../rag/paperbot-core.ts';
 import type { Embedder } from '../../rag/ports.ts';
-import type { RetrievalMode } from '../../rag/retrieval.ts';
-
+import type { RetrievalMode } from '../../rag/types.ts';
 /** What each retrieved `Document` carries besides its text (title and abstract). */
 export interface PaperMetadata {
   paperId: string;

@@ -1,5 +1,5 @@
 /**
- * `Embedder` on Ollama's /api/embed: batched, `truncate: true` so a long abstract never fails a
+ * `Embedder` on Ollama's /api/embed: one call per batch (the caller batches), `truncate: true` so a long abstract never fails a
  * batch, nomic-embed-text's `search_document: ` / `search_query: ` prefixes, responses checked.
  */
 import { z } from 'zod';
@@ -22,38 +22,36 @@ export class OllamaEmbedder implements Embedder {
     private readonly connection: OllamaConnection,
     private readonly model: string,
     readonly dimension: number,
-    private readonly batchSize: number,
+    /** Texts per /api/embed call; the vector index manager never sends more. */
+    readonly maxBatch: number,
   ) {
     this.id = `ollama:${model}`;
     this.prefixes = prefixesFor(model);
   }
 
   /** Connects and learns the model's dimension from one probe embedding. */
-  static async connect(connection: OllamaConnection, model: string, batchSize = 32): Promise<OllamaEmbedder> {
-    const probe = new OllamaEmbedder(connection, model, 0, batchSize);
+  static async connect(connection: OllamaConnection, model: string, maxBatch = 32): Promise<OllamaEmbedder> {
+    const probe = new OllamaEmbedder(connection, model, 0, maxBatch);
     const [vector] = await probe.embed(['dimension probe']);
     if (!vector?.length) throw new PaperbotError('ollama_failed', `Ollama's model "${model}" returned an empty embedding.`);
-    return new OllamaEmbedder(connection, model, vector.length, batchSize);
+    return new OllamaEmbedder(connection, model, vector.length, maxBatch);
   }
 
-  async embedDocuments(texts: readonly string[]): Promise<Float32Array[]> {
-    const vectors: Float32Array[] = [];
-    for (let i = 0; i < texts.length; i += this.batchSize) {
-      vectors.push(...(await this.embed(texts.slice(i, i + this.batchSize).map((text) => this.prefixes.document + text))));
-    }
-    return vectors;
+  embedDocuments(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    if (texts.length > this.maxBatch) throw new PaperbotError('internal', `${texts.length} texts exceed the batch limit of ${this.id} (${this.maxBatch}).`);
+    return this.embed(texts.map((text) => this.prefixes.document + text), signal);
   }
 
-  async embedQuery(text: string): Promise<Float32Array> {
-    const [vector] = await this.embed([this.prefixes.query + text]);
+  async embedQuery(text: string, signal?: AbortSignal): Promise<Float32Array> {
+    const [vector] = await this.embed([this.prefixes.query + text], signal);
     if (!vector) throw new PaperbotError('ollama_failed', 'Ollama returned no embedding for the question.');
     return vector;
   }
 
-  private async embed(input: string[]): Promise<Float32Array[]> {
+  private async embed(input: string[], signal?: AbortSignal): Promise<Float32Array[]> {
     let response: unknown;
     try {
-      response = await createOllamaClient(this.connection).embed({ model: this.model, input, truncate: true });
+      response = await createOllamaClient(this.connection, signal).embed({ model: this.model, input, truncate: true });
     } catch (error) {
       throw describeOllamaError(error, this.connection.host, this.model, this.connection.timeoutMs);
     }

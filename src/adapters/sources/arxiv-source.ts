@@ -11,10 +11,11 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SourceFailure, type PaperSource, type PaperSourceRequest } from '../../digest/model.ts';
-import { parseArxivId, type PaperRecord } from '../../rag/paper.ts';
+import { parseArxivId } from '../../rag/paper.ts';
 import { normaliseWhitespace } from '../../rag/text.ts';
 import { fetchWithPolicy } from './source-http.ts';
 
+import type { PaperRecord } from '../../rag/types.ts';
 export interface ArxivApiOptions {
   /** ARXIV_API_URL. */
   url?: string;

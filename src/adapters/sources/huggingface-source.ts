@@ -6,10 +6,11 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SourceFailure, type PaperSource, type PaperSourceRequest } from '../../digest/model.ts';
-import { parseArxivId, type PaperRecord } from '../../rag/paper.ts';
+import { parseArxivId } from '../../rag/paper.ts';
 import { normaliseWhitespace } from '../../rag/text.ts';
 import { fetchWithPolicy } from './source-http.ts';
 
+import type { PaperRecord } from '../../rag/types.ts';
 export interface HuggingFaceDailyPapersOptions {
   /** HF_PAPERS_URL. */
   url?: string;

@@ -7,9 +7,10 @@
  * Pure functions: no I/O here, so each rule is testable on strings.
  */
 import { z } from 'zod';
-import type { PaperRecord } from '../paper.ts';
+
 import { normaliseWhitespace } from '../text.ts';
 
+import type { PaperRecord } from '../types.ts';
 export const CORPUS_FORMATS = ['papers-page', 'jsonl', 'beir'] as const;
 export type CorpusFormat = (typeof CORPUS_FORMATS)[number];
 

@@ -42,6 +42,8 @@ function fnv1a(text: string, start: number, end: number, seed: number): number {
 export class LocalHashedEmbedder implements Embedder {
   readonly id: string;
   readonly dimension: number;
+  /** Pure computation: any batch the caller likes. */
+  readonly maxBatch = Number.MAX_SAFE_INTEGER;
   private readonly weights: { word: number; bigram: number; char: number };
 
   constructor(private readonly options: LocalHashedEmbedderOptions) {

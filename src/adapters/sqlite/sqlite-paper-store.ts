@@ -3,13 +3,15 @@
  * once given, so indexes can use it as their label; updates rewrite the row in place.
  */
 import { createHash } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { PaperbotError } from '../../errors.ts';
-import { paperIdentity, type Paper, type PaperRecord } from '../paper.ts';
-import type { PaperStore, UpsertStatus } from '../ports.ts';
-import { titleKey } from '../text.ts';
+import { damagedDatabase } from './sqlite-database.ts';
+import { paperIdentity } from '../../rag/paper.ts';
+import type { PaperStore } from '../../rag/ports.ts';
+import { titleKey } from '../../rag/text.ts';
 
+import type { Clock, Paper, PaperRecord, UpsertStatus } from '../../rag/types.ts';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS papers (
   row_id       INTEGER PRIMARY KEY,
@@ -113,13 +115,13 @@ export class SqlitePaperStore implements PaperStore {
     countChangedSince: Statement<[number], { n: number }>;
   };
 
-  /** Opens (creating if needed) the database at `file`; `:memory:` works for tests. */
-  constructor(file: string) {
+  /** Creates or migrates the paper tables in `db` (from `openSqliteDatabase`). */
+  constructor(
+    db: SqliteDatabase,
+    private readonly clock: Clock,
+  ) {
+    this.db = db;
     try {
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('busy_timeout = 5000');
       const legacyPapers = this.migrate();
       this.db.exec(SCHEMA);
       if (legacyPapers) {
@@ -128,11 +130,7 @@ export class SqlitePaperStore implements PaperStore {
         this.db.prepare('UPDATE papers SET arrival_batch = ? WHERE arrival_batch IS NULL').run(batch);
       }
     } catch (error) {
-      throw new PaperbotError(
-        'data_dir',
-        `Cannot open the paper database at ${file}: ${(error as Error).message}. If the file is damaged, move it away and run paperbot again to rebuild from your corpus files.`,
-        { cause: error },
-      );
+      throw damagedDatabase(db.name, error);
     }
     this.statements = {
       byId: this.db.prepare('SELECT * FROM papers WHERE id = ?'),
@@ -152,9 +150,14 @@ export class SqlitePaperStore implements PaperStore {
     };
   }
 
-  /** The open connection, for stores that keep their own tables in the same database (feedback). */
-  get connection(): SqliteDatabase {
-    return this.db;
+  describe(): { location: string; bytes: number } {
+    let bytes = 0;
+    try {
+      bytes = statSync(this.db.name).size;
+    } catch {
+      // An in-memory database has no file.
+    }
+    return { location: this.db.name, bytes };
   }
 
   upsert(record: PaperRecord, source: string, batch?: number): { status: UpsertStatus; paper: Paper } {
@@ -181,7 +184,7 @@ export class SqlitePaperStore implements PaperStore {
       version: identity.version ?? existing?.version ?? null,
       source,
       content_hash: hash,
-      now: new Date().toISOString(),
+      now: this.clock().toISOString(),
       generation: this.generation() + 1,
     };
     let rowId: number;
@@ -240,7 +243,7 @@ export class SqlitePaperStore implements PaperStore {
   }
 
   startIngestBatch(origin: string, bulk: boolean): number {
-    return Number(this.db.prepare('INSERT INTO ingest_batches (origin, started_at, bulk) VALUES (?, ?, ?)').run(origin, new Date().toISOString(), bulk ? 1 : 0).lastInsertRowid);
+    return Number(this.db.prepare('INSERT INTO ingest_batches (origin, started_at, bulk) VALUES (?, ?, ?)').run(origin, this.clock().toISOString(), bulk ? 1 : 0).lastInsertRowid);
   }
 
   updateIngestBatch(batch: number, added: number, bulk: boolean): void {

@@ -8,9 +8,9 @@
  * that slot. Two processes therefore never post the same slot or the same paper twice.
  */
 import type { Database as SqliteDatabase } from 'better-sqlite3';
-import type { Candidate, CandidateQuery, ClaimRequest, DigestStore, SlotKind, SlotRecord, SlotStatus, TargetRecord } from './digest-store.ts';
+import type { Candidate, CandidateQuery, ClaimRequest, DigestStore, SlotKind, SlotRecord, SlotStatus, TargetRecord } from '../../digest/digest-store.ts';
 
-export type { Candidate, CandidateQuery, ClaimRequest, SlotKind, SlotRecord, SlotStatus, TargetRecord } from './digest-store.ts';
+export type { Candidate, CandidateQuery, ClaimRequest, SlotKind, SlotRecord, SlotStatus, TargetRecord } from '../../digest/digest-store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS digest_targets (

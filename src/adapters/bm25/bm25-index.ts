@@ -12,14 +12,16 @@
  * their title and abstract term frequencies). Additions go to a pending list and are merged in by
  * `commit()` with one counting sort, which costs O(total postings): cheap next to reading a corpus.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PaperbotError } from '../../errors.ts';
-import { writeFileAtomically } from '../atomic-file.ts';
-import type { ScoredRowId } from '../ports.ts';
-import { documentTerms } from '../text.ts';
+import { writeFileAtomically } from '../files/atomic-file.ts';
 
+import { documentTerms } from '../../rag/text.ts';
+
+import type { IndexDescription, KeywordIndex, KeywordIndexProvider } from '../../rag/ports.ts';
+import type { ScoredRowId } from '../../rag/types.ts';
 export interface Bm25Params {
   k1: number;
   b: number;
@@ -36,7 +38,7 @@ const MAGIC = 'PBKW';
 const FORMAT_VERSION = 1;
 const MAX_TF = 0xffff;
 
-export class Bm25KeywordIndex {
+export class Bm25KeywordIndex implements KeywordIndex {
   params: Bm25Params;
   private vocab = new Map<string, number>();
   private termList: string[] = [];
@@ -253,6 +255,10 @@ export class Bm25KeywordIndex {
     return hits;
   }
 
+  describe(): Omit<IndexDescription, 'location' | 'bytes'> {
+    return { parameters: { ...this.params } };
+  }
+
   /** Writes the index atomically (temp file, fsync, rename), stamped with the store generation it matches. */
   save(file: string, generation: number): void {
     this.commit();
@@ -401,4 +407,42 @@ function copyInto<T extends Uint32Array | Uint16Array | Int32Array>(
   const copy = new ArrayBuffer(bytes.length);
   new Uint8Array(copy).set(bytes);
   return new Kind(copy);
+}
+
+/**
+ * `KeywordIndexProvider` for BM25 indexes kept in one file of the data directory
+ * (`keyword-index.bin`), in the format of `Bm25KeywordIndex.save`.
+ */
+export class Bm25IndexFile implements KeywordIndexProvider {
+  constructor(
+    readonly file: string,
+    private readonly params: Bm25Params,
+  ) {}
+
+  create(): Bm25KeywordIndex {
+    return new Bm25KeywordIndex(this.params);
+  }
+
+  load(): { index: Bm25KeywordIndex; generation: number } {
+    return Bm25KeywordIndex.load(this.file, this.params);
+  }
+
+  save(index: KeywordIndex, generation: number): void {
+    this.own(index).save(this.file, generation);
+  }
+
+  describe(index: KeywordIndex): IndexDescription {
+    let bytes = 0;
+    try {
+      bytes = statSync(this.file).size;
+    } catch {
+      // Not saved yet (an empty library): nothing on disk.
+    }
+    return { location: this.file, bytes, ...index.describe() };
+  }
+
+  private own(index: KeywordIndex): Bm25KeywordIndex {
+    if (!(index instanceof Bm25KeywordIndex)) throw new PaperbotError('internal', 'A BM25 index file can only save a BM25 keyword index.');
+    return index;
+  }
 }

@@ -5,11 +5,10 @@
  * retrieved paper ids and the answer mode copied from that log.
  */
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import type { AnswerLog, ConversationStore } from '../../rag/ports.ts';
 import { z } from 'zod';
 import { PaperbotError } from '../../errors.ts';
-import type { AnswerSource } from '../answer.ts';
-import type { PastTurn } from '../paperbot-core.ts';
-
+import type { AnswerSource, Clock, FeedbackEntry, LoggedAnswer, PastTurn, Rating } from '../../rag/types.ts';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS answer_log (
   id         INTEGER PRIMARY KEY,
@@ -42,23 +41,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 `;
 
-export type Rating = 'up' | 'down';
-
-export interface LoggedAnswer {
-  platform: string;
-  question: string;
-  paperIds: string[];
-  mode: string;
-}
-
-export interface FeedbackEntry extends LoggedAnswer {
-  id: number;
-  createdAt: string;
-  answerId: number;
-  userId: string;
-  rating: Rating;
-}
-
 interface FeedbackRow {
   id: number;
   created_at: string;
@@ -74,7 +56,7 @@ interface FeedbackRow {
 const paperIds = z.array(z.string()).catch([]);
 const sourcesSchema = z.array(z.object({ n: z.number(), paperId: z.string(), title: z.string(), score: z.number(), cited: z.boolean() }).loose()).catch([]);
 
-export class SqliteFeedbackStore {
+export class SqliteFeedbackStore implements AnswerLog, ConversationStore {
   private readonly statements: {
     logAnswer: Statement<[string, string, string, string, string]>;
     answer: Statement<[number], { platform: string; question: string; paper_ids: string; mode: string }>;
@@ -84,7 +66,10 @@ export class SqliteFeedbackStore {
     turns: Statement<[string, number], { question: string; answer_text: string; sources: string }>;
   };
 
-  constructor(db: SqliteDatabase) {
+  constructor(
+    db: SqliteDatabase,
+    private readonly clock: Clock,
+  ) {
     db.exec(SCHEMA);
     this.statements = {
       logAnswer: db.prepare('INSERT INTO answer_log (created_at, platform, question, paper_ids, mode) VALUES (?, ?, ?, ?, ?)'),
@@ -101,7 +86,7 @@ export class SqliteFeedbackStore {
 
   /** Logs an answer as it is posted; returns the id its feedback buttons carry. */
   logAnswer(answer: LoggedAnswer): number {
-    const result = this.statements.logAnswer.run(new Date().toISOString(), answer.platform, answer.question, JSON.stringify(answer.paperIds), answer.mode);
+    const result = this.statements.logAnswer.run(this.clock().toISOString(), answer.platform, answer.question, JSON.stringify(answer.paperIds), answer.mode);
     return Number(result.lastInsertRowid);
   }
 
@@ -109,14 +94,14 @@ export class SqliteFeedbackStore {
   record(answerId: number, userId: string, rating: Rating): FeedbackEntry {
     const answer = this.statements.answer.get(answerId);
     if (!answer) throw new PaperbotError('not_found', `No answer ${answerId} to rate: it may come from another paperbot data directory.`);
-    const createdAt = new Date().toISOString();
+    const createdAt = this.clock().toISOString();
     this.statements.record.run(createdAt, answerId, answer.platform, userId, rating, answer.question, answer.paper_ids, answer.mode);
     return { id: 0, createdAt, answerId, userId, rating, platform: answer.platform, question: answer.question, paperIds: paperIds.parse(JSON.parse(answer.paper_ids)), mode: answer.mode };
   }
 
   /** Remembers a turn of a chat conversation (a thread), so follow-ups keep their context across restarts. */
   addTurn(conversation: string, turn: PastTurn): void {
-    this.statements.addTurn.run(conversation, new Date().toISOString(), turn.question, turn.answer.text, JSON.stringify(turn.answer.sources));
+    this.statements.addTurn.run(conversation, this.clock().toISOString(), turn.question, turn.answer.text, JSON.stringify(turn.answer.sources));
   }
 
   /** The last `limit` turns of a conversation, oldest first; empty for one never seen. */

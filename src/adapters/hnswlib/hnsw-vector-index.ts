@@ -11,10 +11,12 @@ import { crc32 } from 'node:zlib';
 import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
 import { PaperbotError } from '../../errors.ts';
-import { writeFileAtomically } from '../atomic-file.ts';
-import type { ScoredRowId } from '../ports.ts';
+import { writeFileAtomically } from '../files/atomic-file.ts';
+
 import { QuantizedVectors } from './quantized-vectors.ts';
 
+import type { IndexDescription, VectorIndex, VectorIndexHeader, VectorIndexProvider } from '../../rag/ports.ts';
+import type { Clock, ScoredRowId } from '../../rag/types.ts';
 const { HierarchicalNSW } = hnswlib;
 type Hnsw = InstanceType<typeof HierarchicalNSW>;
 
@@ -74,7 +76,7 @@ export function readVectorIndexMeta(file: string): VectorIndexMeta | undefined {
   }
 }
 
-export class HnswVectorIndex {
+export class HnswVectorIndex implements VectorIndex {
   private index: Hnsw;
   private capacity: number;
   private labels = new Set<number>();
@@ -219,7 +221,7 @@ export class HnswVectorIndex {
   }
 
   /** Writes the index and its sidecar atomically, stamped with the store generation it matches. */
-  save(file: string, storeGeneration: number): VectorIndexMeta {
+  save(file: string, storeGeneration: number, clock: Clock = () => new Date()): VectorIndexMeta {
     const temp = `${file}.${process.pid}.tmp`;
     try {
       this.index.writeIndexSync(temp);
@@ -235,7 +237,7 @@ export class HnswVectorIndex {
         deleted: [...this.deleted],
         fileBytes: size,
         edgeChecksum: edgeChecksum(temp, size),
-        savedAt: new Date().toISOString(),
+        savedAt: clock().toISOString(),
       };
       this.copy.save(copyPath(file));
       renameSync(temp, file);
@@ -245,5 +247,60 @@ export class HnswVectorIndex {
       rmSync(temp, { force: true });
       throw new PaperbotError('io', `Could not write the vector index to ${file}: ${(error as Error).message}. Free some disk space, then run paperbot index --rebuild.`, { cause: error });
     }
+  }
+}
+
+/**
+ * `VectorIndexProvider` for HNSW indexes kept beside the store: `vector-index.hnsw`, its JSON
+ * sidecar (embedder, dimension, parameters, store generation, size and checksum) and its int8
+ * copy. `prefetch` starts hnswlib's thread-pool read so the rest of start-up overlaps it.
+ */
+export class HnswIndexFile implements VectorIndexProvider {
+  private prefetched: Promise<{ index: HnswVectorIndex }> | undefined;
+
+  constructor(
+    readonly file: string,
+    private readonly params: HnswParams,
+    private readonly clock: Clock,
+  ) {}
+
+  header(): VectorIndexHeader | undefined {
+    return readVectorIndexMeta(this.file);
+  }
+
+  prefetch(): void {
+    if (this.prefetched || !this.header()) return;
+    this.prefetched = HnswVectorIndex.loadAsync(this.file, this.params);
+    this.prefetched.catch(() => undefined); // handled when `open` awaits it
+  }
+
+  async open(): Promise<HnswVectorIndex> {
+    const loading = this.prefetched ?? HnswVectorIndex.loadAsync(this.file, this.params);
+    this.prefetched = undefined;
+    return (await loading).index;
+  }
+
+  create(embedderId: string, dimension: number, expectedPapers: number): HnswVectorIndex {
+    return HnswVectorIndex.create(embedderId, dimension, this.params, Math.max(1024, Math.ceil(expectedPapers * 1.1)));
+  }
+
+  save(index: VectorIndex, storeGeneration: number): void {
+    this.own(index).save(this.file, storeGeneration, this.clock);
+  }
+
+  describe(index: VectorIndex): IndexDescription {
+    let bytes = 0;
+    try {
+      bytes = statSync(this.file).size;
+    } catch {
+      // Not saved yet.
+    }
+    const { m, efConstruction, efSearch } = this.own(index).params;
+    return { location: this.file, bytes, parameters: { m, efConstruction, efSearch } };
+  }
+
+  private own(index: VectorIndex): HnswVectorIndex {
+    if (!(index instanceof HnswVectorIndex)) throw new PaperbotError('internal', 'An HNSW index file can only hold an HNSW vector index.');
+    return index;
   }
 }

@@ -9,9 +9,8 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { PaperbotError } from '../../errors.ts';
-import { writeFileAtomically } from '../atomic-file.ts';
-import type { ScoredRowId } from '../ports.ts';
-
+import { writeFileAtomically } from '../files/atomic-file.ts';
+import type { ScoredRowId } from '../../rag/types.ts';
 const MAGIC = 'PBQ8';
 
 export class QuantizedVectors {

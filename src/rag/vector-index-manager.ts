@@ -5,15 +5,13 @@
  * keyword-only retrieval, with a warning, when that embedder is unavailable). A rebuild never
  * happens behind the user's back except to repair a missing or damaged index file.
  */
-import path from 'node:path';
 import type { Logger } from 'pino';
-import { PaperbotError, describeError } from '../../errors.ts';
-import type { Paper } from '../paper.ts';
-import type { Embedder, PaperStore, ScoredRowId } from '../ports.ts';
-import { silentProgress, type ProgressReporter } from '../progress.ts';
-import { HnswVectorIndex, readVectorIndexMeta, type HnswParams, type VectorIndexMeta } from './hnsw-vector-index.ts';
+import { PaperbotError, describeError } from '../errors.ts';
+import type { Embedder, PaperStore, VectorIndex, VectorIndexHeader, VectorIndexProvider } from './ports.ts';
+import { silentProgress } from './progress.ts';
+import type { VectorSearch } from './retrieval.ts';
 
-export type EmbedderChoice = 'auto' | 'ollama' | 'local';
+import type { EmbedderChoice, Paper, ProgressReporter, ScoredRowId } from './types.ts';
 
 /** Builds embedders; implemented by the composition root, which knows Ollama's settings. */
 export interface EmbedderFactory {
@@ -26,10 +24,8 @@ export interface EmbedderFactory {
 }
 
 export interface VectorIndexOptions {
-  dataDir: string;
   choice: EmbedderChoice;
-  hnsw: HnswParams;
-  /** Papers embedded per call. */
+  /** Papers embedded per call (at most the embedder's own `maxBatch`). */
   batchSize: number;
   /** Skip the embedder-mismatch check (for `index --rebuild`, which replaces the index anyway). */
   allowEmbedderChange?: boolean;
@@ -39,46 +35,37 @@ export interface VectorIndexOptions {
 }
 
 export type VectorState =
-  | { kind: 'ready'; index: HnswVectorIndex; embedder: Embedder }
-  | { kind: 'unavailable'; reason: string; meta?: VectorIndexMeta }
+  | { kind: 'ready'; index: VectorIndex; embedder: Embedder }
+  | { kind: 'unavailable'; reason: string; header?: VectorIndexHeader }
   | { kind: 'empty' };
-
-export function vectorIndexPath(dataDir: string): string {
-  return path.join(dataDir, 'vector-index.hnsw');
-}
 
 const kindOf = (embedderId: string): 'ollama' | 'local' => (embedderId.startsWith('ollama:') ? 'ollama' : 'local');
 
-export class VectorIndexManager {
+export class VectorIndexManager implements VectorSearch {
   state: VectorState = { kind: 'empty' };
-  private preloading: Promise<{ index: HnswVectorIndex }> | undefined;
   /** Every paper changed at or before this store generation has its vector in the index. */
   private coveredGeneration = 0;
-  readonly file: string;
 
   constructor(
     private readonly store: PaperStore,
+    readonly indexes: VectorIndexProvider,
     private readonly factory: EmbedderFactory,
     private readonly options: VectorIndexOptions,
-  ) {
-    this.file = vectorIndexPath(options.dataDir);
-  }
+  ) {}
 
   /**
-   * Starts reading the index file in the background (hnswlib's thread-pool read), so the caller
-   * can load everything else meanwhile; `open` then uses it. Failures surface in `open`.
+   * Starts reading the saved index in the background, so the caller can load everything else
+   * meanwhile; `open` then uses it. Failures surface in `open`.
    */
   preload(): void {
-    if (this.options.allowEmbedderChange || this.preloading || !readVectorIndexMeta(this.file)) return;
-    this.preloading = HnswVectorIndex.loadAsync(this.file, this.options.hnsw);
-    this.preloading.catch(() => undefined); // handled when `open` awaits it
+    if (!this.options.allowEmbedderChange) this.indexes.prefetch();
   }
 
   /** Loads the index (or builds it the first time), then embeds papers it is missing. */
   async open(): Promise<void> {
     // `index --rebuild` replaces the index: neither check nor build what it is about to discard.
     if (this.options.allowEmbedderChange) return;
-    const meta = readVectorIndexMeta(this.file);
+    const meta = this.indexes.header();
     if (!meta) {
       if (this.store.count() > 0) await this.build(this.options.choice, 'no vector index yet');
       return;
@@ -89,13 +76,12 @@ export class VectorIndexManager {
       embedder = await this.factory.recreate(meta.embedderId, meta.dimension);
     } catch (error) {
       const reason = `the vector index was built with ${meta.embedderId}, which is unavailable: ${describeError(error)} (once it is back, paperbot uses it again; \`paperbot index --rebuild\` switches embedders)`;
-      this.state = { kind: 'unavailable', reason, meta };
+      this.state = { kind: 'unavailable', reason, header: meta };
       this.options.notify?.(`Using keyword search only: ${reason}`);
       return;
     }
     try {
-      const { index } = await (this.preloading ?? HnswVectorIndex.loadAsync(this.file, this.options.hnsw));
-      this.preloading = undefined;
+      const index = await this.indexes.open();
       this.state = { kind: 'ready', index, embedder };
       this.coveredGeneration = meta.storeGeneration;
     } catch (error) {
@@ -135,11 +121,14 @@ export class VectorIndexManager {
     progress.start(`embed (${embedder.id})`, total);
     let done = 0;
     let after = 0;
+    // Batching happens here, once: never more than the embedder takes in one call.
+    const batch = Math.max(1, Math.min(this.options.batchSize, embedder.maxBatch));
     try {
       for (;;) {
-        const page: Paper[] = this.store.changedSince(this.coveredGeneration, after, this.options.batchSize);
+        const page: Paper[] = this.store.changedSince(this.coveredGeneration, after, batch);
         if (!page.length) break;
         const vectors = await embedder.embedDocuments(page.map((paper) => `${paper.title}. ${paper.abstract}`));
+        if (vectors.length !== page.length) throw new PaperbotError('internal', `${embedder.id} returned ${vectors.length} vectors for ${page.length} papers.`);
         page.forEach((paper, i) => index.upsert(paper.rowId, vectors[i]!));
         after = page[page.length - 1]!.rowId;
         done += page.length;
@@ -174,7 +163,7 @@ export class VectorIndexManager {
     return [...hits, ...extra].sort((a, b) => b.score - a.score);
   }
 
-  private checkChoice(meta: VectorIndexMeta): void {
+  private checkChoice(meta: VectorIndexHeader): void {
     const choice = this.options.choice;
     if (choice === 'auto' || this.options.allowEmbedderChange) return;
     const wanted = this.factory.wanted(choice);
@@ -198,7 +187,7 @@ export class VectorIndexManager {
     } else {
       this.options.notify?.(`${why} with ${embedder.id}.`);
     }
-    const index = HnswVectorIndex.create(embedder.id, embedder.dimension, this.options.hnsw, Math.max(1024, Math.ceil(this.store.count() * 1.1)));
+    const index = this.indexes.create(embedder.id, embedder.dimension, this.store.count());
     this.state = { kind: 'ready', index, embedder };
     // Below every generation: rows from before generations were recorded (0) are embedded too.
     this.coveredGeneration = -1;
@@ -210,7 +199,7 @@ export class VectorIndexManager {
 
   private save(generation: number): void {
     if (this.state.kind !== 'ready') return;
-    this.state.index.save(this.file, generation);
+    this.indexes.save(this.state.index, generation);
     this.coveredGeneration = generation;
   }
 }
