@@ -12,6 +12,7 @@ import { HnswIndexFile } from './adapters/hnswlib/hnsw-vector-index.ts';
 import { OllamaChatModel } from './adapters/ollama/ollama-chat-model.ts';
 import { hasModel, listOllamaModels, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
 import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
+import { CronerCalendar } from './adapters/croner/croner-calendar.ts';
 import { ArxivApiSource } from './adapters/sources/arxiv-source.ts';
 import { FsInboxSource } from './adapters/sources/fs-inbox-source.ts';
 import { HuggingFaceDailyPapersSource } from './adapters/sources/huggingface-source.ts';
@@ -19,14 +20,16 @@ import { openSqliteDatabase, type SqliteDatabase } from './adapters/sqlite/sqlit
 import { SqliteDigestStore } from './adapters/sqlite/sqlite-digest-store.ts';
 import { SqliteFeedbackStore } from './adapters/sqlite/sqlite-feedback-store.ts';
 import { SqlitePaperStore } from './adapters/sqlite/sqlite-paper-store.ts';
-import type { AnswerQueue } from './adapters/shared/answer-queue.ts';
-import type { RateLimiter } from './adapters/shared/rate-limiter.ts';
+import { loadDigestTargets } from './adapters/yaml/digest-config-file.ts';
+import type { AnswerQueue } from './adapters/chat/answer-queue.ts';
+import type { RateLimiter } from './adapters/chat/rate-limiter.ts';
 import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
-import { loadDigestTargets } from './digest/digest-config.ts';
-import { DigestService } from './digest/digest-service.ts';
+import { DigestScheduler } from './digest/digest-scheduler.ts';
+import { DigestService, type RunOutcome } from './digest/digest-service.ts';
 import type { DigestPlatform, DigestPublisher, DigestTarget, PaperSource } from './digest/model.ts';
 import { ModelSummarizer } from './digest/model-summarizer.ts';
 import { PaperbotError } from './errors.ts';
+import { PLATFORMS } from './platforms.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { LocalHashedEmbedder } from './rag/embedders/local-hashed-embedder.ts';
 import { ExtractiveAnswerer } from './rag/extractive-answerer.ts';
@@ -201,25 +204,34 @@ export async function createPaperbot(config: Config, options: CompositionOptions
 
 /** The chat adapters' shared parts: one queue in front of the model, one per-user rate limit. */
 export async function createChatServices(config: Config): Promise<{ queue: AnswerQueue; limiter: RateLimiter }> {
-  const [{ AnswerQueue }, { RateLimiter }] = await Promise.all([import('./adapters/shared/answer-queue.ts'), import('./adapters/shared/rate-limiter.ts')]);
+  const [{ AnswerQueue }, { RateLimiter }] = await Promise.all([import('./adapters/chat/answer-queue.ts'), import('./adapters/chat/rate-limiter.ts')]);
   return {
     queue: new AnswerQueue({ concurrency: config.ANSWER_CONCURRENCY }),
     limiter: new RateLimiter({ limit: config.RATE_LIMIT_PER_MINUTE, windowMs: 60_000 }),
   };
 }
 
-/** The setting each platform needs before a digest can post there. */
-const PLATFORM_SETTING: Record<DigestPlatform, 'SLACK_BOT_TOKEN' | 'DISCORD_TOKEN'> = { slack: 'SLACK_BOT_TOKEN', discord: 'DISCORD_TOKEN' };
-
 /**
  * Throws a `config` error naming each target whose platform is not configured, and the setting
  * to set. Serve checks every target at start; `digest --now` checks the one it posts.
  */
 export function checkDigestPlatforms(config: Config, targets: readonly DigestTarget[]): void {
-  const missing = targets.filter((target) => !config[PLATFORM_SETTING[target.platform]]);
+  const missing = targets.filter((target) => !config[PLATFORMS[target.platform].tokenSetting]);
   if (!missing.length) return;
-  const lines = missing.map((t) => `  - digest target "${t.name}" posts to ${t.platform === 'slack' ? 'Slack' : 'Discord'}, but ${PLATFORM_SETTING[t.platform]} is not set`);
+  const lines = missing.map((t) => `  - digest target "${t.name}" posts to ${PLATFORMS[t.platform].displayName}, but ${PLATFORMS[t.platform].tokenSetting} is not set`);
   throw new PaperbotError('config', `Digest targets cannot post:\n${lines.join('\n')}\nSet the missing settings (see .env.example), or remove those targets from ${config.DIGEST_CONFIG}.`);
+}
+
+const calendar = new CronerCalendar();
+
+/** The targets in DIGEST_CONFIG, or null when that file does not exist; a broken file is a `config` error. */
+export function readDigestTargets(config: Config): DigestTarget[] | null {
+  return loadDigestTargets(path.resolve(config.DIGEST_CONFIG), calendar);
+}
+
+/** Runs the digest targets on their cron schedules beside the bots. */
+export function createDigestScheduler(service: DigestService, logger: Logger, onOutcome: (outcome: RunOutcome) => void): DigestScheduler {
+  return new DigestScheduler(service, calendar, logger, onOutcome);
 }
 
 export interface DigestParts {
@@ -252,7 +264,7 @@ export async function createDigest(
   options: { owner?: { id: string; isAlive: (owner: string) => boolean } } = {},
 ): Promise<DigestParts | null> {
   const file = path.resolve(config.DIGEST_CONFIG);
-  const targets = loadDigestTargets(file);
+  const targets = loadDigestTargets(file, calendar);
   if (!targets) return null;
   const { logger, clock, library } = paperbot;
   const publishers: Partial<Record<DigestPlatform, DigestPublisher>> = {};
@@ -274,16 +286,14 @@ export async function createDigest(
     sources,
     inbox: new FsInboxSource({ dir: config.DIGEST_INBOX ? path.resolve(config.DIGEST_INBOX) : path.join(library.dataDir, 'inbox'), clock, logger }),
     summarizer: new ModelSummarizer(paperbot.chatModel, config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
+    calendar,
     clock,
     ...(options.owner ? { owner: options.owner } : {}),
     logger,
     settings: {
       maxAgeDays: config.DIGEST_MAX_AGE_DAYS,
       claimLeaseMs: 15 * 60 * 1000,
-      moreHint: (target) =>
-        target.platform === 'slack'
-          ? `Search them with ${config.SLACK_COMMAND_SEARCH} <words>, or list them all with ${listCommand(target)} on paperbot's machine.`
-          : `Search them with /search, or list them all with ${listCommand(target)} on paperbot's machine.`,
+      moreHint: (target) => `Search them with ${PLATFORMS[target.platform].searchUsage(config)}, or list them all with ${listCommand(target)} on paperbot's machine.`,
     },
   });
   return { service, file };

@@ -6,7 +6,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadDigestTargets, parseDigestTargets } from '../src/digest/digest-config.ts';
+import { CronerCalendar } from '../src/adapters/croner/croner-calendar.ts';
+import { loadDigestTargets as loadTargetsFile, parseDigestTargets as parseTargetsText } from '../src/adapters/yaml/digest-config-file.ts';
+
+const calendar = new CronerCalendar();
+const parseDigestTargets = (text: string, file: string) => parseTargetsText(text, file, calendar);
+const loadDigestTargets = (file: string) => loadTargetsFile(file, calendar);
 import { PaperbotError } from '../src/errors.ts';
 import { ROOT } from './helpers/cli.ts';
 import { tempDir } from './helpers/temp.ts';

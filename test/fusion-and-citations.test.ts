@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { CitationFilter, checkCitations } from '../src/rag/citations.ts';
+import { CitationFilter } from '../src/rag/citations.ts';
 
 import { buildGroundedPrompt, systemPrompt } from '../src/rag/prompt.ts';
 import { reciprocalRankFusion } from '../src/rag/retrieval.ts';
 
 import type { Paper, RetrievedPaper } from '../src/rag/types.ts';
+
+/** A whole text through the streaming filter, as one chunk (what the answerer does chunk by chunk). */
+function checkCitations(text: string, sourceCount: number): { text: string; cited: number[]; removed: number } {
+  const filter = new CitationFilter(sourceCount);
+  const checked = filter.push(text) + filter.flush();
+  return { text: checked, cited: filter.cited, removed: filter.removed };
+}
 /** A ranking of row ids, best first (the scores themselves do not matter to RRF). */
 const ranking = (...rowIds: number[]) => rowIds.map((rowId, i) => ({ rowId, score: 100 - i }));
 const ids = (hits: ReadonlyArray<{ rowId: number }>) => hits.map((h) => h.rowId);

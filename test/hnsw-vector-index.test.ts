@@ -52,7 +52,7 @@ function savedIndex(generation = 7): { file: string; vectors: Float32Array[]; in
   const vectors = unitVectors(100);
   const index = filledIndex(vectors);
   const file = path.join(tempDir(), 'vector-index.hnsw');
-  index.save(file, generation);
+  index.save(file, generation, () => new Date());
   return { file, vectors, index };
 }
 
@@ -214,7 +214,7 @@ describe('HnswVectorIndex save and load', () => {
     const extra = unitVectors(20, DIM, 99);
     extra.forEach((v, i) => index.upsert(1000 + i, v));
     expect(index.size).toBe(120);
-    index.save(file, 8);
+    index.save(file, 8, () => new Date());
     const { index: again, meta } = HnswVectorIndex.load(file, PARAMS);
     expect(meta.count).toBe(120);
     expect(meta.storeGeneration).toBe(8);
@@ -229,7 +229,7 @@ describe('HnswVectorIndex save and load', () => {
     const index = filledIndex(vectors);
     index.remove(10);
     const file = path.join(tempDir(), 'vector-index.hnsw');
-    const saved = index.save(file, 1);
+    const saved = index.save(file, 1, () => new Date());
     expect(saved.count).toBe(99);
     const { index: loaded } = HnswVectorIndex.load(file, PARAMS);
     expect(loaded.search(vectors[9]!, 100).map((h) => h.rowId)).not.toContain(10);

@@ -1,14 +1,11 @@
 /**
- * paperbot.digest.yml: the digest targets. Read once at start (serve, `paperbot digest`),
- * validated with zod, every problem reported together with its place in the file. A missing
- * file means "no digest", which callers say in one line; a broken one is a config error.
+ * The digest targets' schema: what paperbot.digest.yml must hold, checked with zod, every
+ * problem reported together with its place in the file. Reading and parsing the file (YAML) is
+ * the adapter's (`src/adapters/yaml/digest-config-file.ts`); this module only checks the data.
  */
-import { readFileSync } from 'node:fs';
-import { Cron } from 'croner';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { PaperbotError } from '../errors.ts';
-import type { DigestTarget } from './model.ts';
+import type { CronCalendar, DigestTarget } from './model.ts';
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -16,15 +13,6 @@ function isTimeZone(zone: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function cronProblem(pattern: string, timezone: string | undefined): string | null {
-  try {
-    new Cron(pattern, { paused: true, ...(timezone && isTimeZone(timezone) ? { timezone } : {}) });
-    return null;
-  } catch (error) {
-    return (error as Error).message;
   }
 }
 
@@ -57,7 +45,7 @@ const fileSchema = z.object({ targets: z.array(targetSchema).min(1, 'list at lea
  * names), run on the raw file so they are reported even when a field check fails elsewhere:
  * the user gets every problem in one go.
  */
-function crossFieldProblems(raw: unknown): string[] {
+function crossFieldProblems(raw: unknown, calendar: CronCalendar): string[] {
   const targets = (raw as { targets?: unknown } | null)?.targets;
   if (!Array.isArray(targets)) return [];
   const problems: string[] = [];
@@ -67,7 +55,7 @@ function crossFieldProblems(raw: unknown): string[] {
     const t = target as Record<string, unknown>;
     const timezone = typeof t['timezone'] === 'string' ? t['timezone'].trim() : undefined;
     if (typeof t['cron'] === 'string' && t['cron'].trim()) {
-      const problem = cronProblem(t['cron'].trim(), timezone);
+      const problem = calendar.problem(t['cron'].trim(), timezone);
       if (problem) problems.push(`  - targets.${i}.cron: not a cron expression: ${problem}`);
     }
     const sources = Array.isArray(t['sources']) ? t['sources'] : [];
@@ -84,29 +72,13 @@ function crossFieldProblems(raw: unknown): string[] {
   return problems;
 }
 
-/** The targets in `file`, or null when the file does not exist. Throws a `config` error otherwise. */
-export function loadDigestTargets(file: string): DigestTarget[] | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new PaperbotError('config', `Cannot read the digest config ${file}: ${(error as Error).message}.`, { cause: error });
-  }
-  return parseDigestTargets(text, file);
-}
-
-/** Parses and validates the YAML text of a digest config; `file` only names it in messages. */
-export function parseDigestTargets(text: string, file: string): DigestTarget[] {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text, { intAsBigInt: true });
-  } catch (error) {
-    const where = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line})` : '';
-    throw new PaperbotError('config', `The digest config ${file} is not valid YAML${where}: ${(error as Error).message.split('\n')[0]}. See paperbot.digest.example.yml.`, { cause: error });
-  }
+/**
+ * Checks the parsed contents of a digest config and returns its targets; `file` only names it
+ * in messages. Throws a `config` error listing every problem.
+ */
+export function checkDigestTargets(raw: unknown, file: string, calendar: CronCalendar): DigestTarget[] {
   const result = fileSchema.safeParse(raw ?? {});
-  const problems = [...(result.success ? [] : result.error.issues.map((issue) => `  - ${issue.path.join('.') || 'file'}: ${issue.message}`)), ...crossFieldProblems(raw)];
+  const problems = [...(result.success ? [] : result.error.issues.map((issue) => `  - ${issue.path.join('.') || 'file'}: ${issue.message}`)), ...crossFieldProblems(raw, calendar)];
   if (!result.success || problems.length) {
     throw new PaperbotError('config', `The digest config ${file} is invalid:\n${problems.join('\n')}\nSee paperbot.digest.example.yml and README "Daily digest".`);
   }

@@ -1,20 +1,20 @@
 /**
- * Runs each digest target on its cron schedule (croner, in the target's time zone) beside the
+ * Runs each digest target on its cron schedule (the `CronCalendar`, in the target's time zone) beside the
  * chat bots. On start it settles crashed claims and catches up missed slots; each tick asks the
  * service for the due slot, so a late tick, a restart or a second process never double-posts.
  * Runs never overlap (croner's `protect` plus the service's per-target queue), and an error is
  * logged, never thrown into the timer.
  */
-import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { DigestService, RunOutcome } from './digest-service.ts';
-import type { DigestTarget } from './model.ts';
+import type { CronCalendar, CronTimer, DigestTarget } from './model.ts';
 
 export class DigestScheduler {
-  private jobs: Cron[] = [];
+  private jobs: CronTimer[] = [];
 
   constructor(
     private readonly service: DigestService,
+    private readonly calendar: CronCalendar,
     private readonly logger: Logger,
     private readonly onOutcome: (outcome: RunOutcome) => void = () => undefined,
   ) {}
@@ -24,19 +24,12 @@ export class DigestScheduler {
     this.service.registerTargets();
     await this.service.reconcile().catch((error: unknown) => this.logger.error({ err: error }, 'digest: reconciling claims failed'));
     for (const target of this.service.targets) {
-      const job = new Cron(
+      const job = this.calendar.every(
         target.cron,
-        {
-          name: `digest:${target.name}`,
-          timezone: target.timezone,
-          protect: true,
-          catch: (error: unknown) => this.logger.error({ err: error, target: target.name }, 'digest: scheduled run failed'),
-        },
-        async (self: Cron) => {
-          // The slot this tick stands for, even when the timer fires a little early or late.
-          const expected = self.currentRun() ?? undefined;
-          await this.run(target, expected ?? undefined);
-        },
+        target.timezone,
+        `digest:${target.name}`,
+        (slot) => this.run(target, slot),
+        (error) => this.logger.error({ err: error, target: target.name }, 'digest: scheduled run failed'),
       );
       this.jobs.push(job);
     }

@@ -7,18 +7,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { PaperbotError } from '../errors.ts';
 import type { PaperLibrary } from '../rag/library.ts';
 import { buildDigestLayout, digestMarker } from './layout.ts';
-import { SourceFailure, type DigestLayout, type InboxFileReport, type InboxSource, type DigestPlatform, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
+import { SourceFailure, type DigestLayout, type InboxFileReport, type CronCalendar, type InboxSource, type DigestPlatform, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
 
 import { fromTargetSources, rankPapers, type RankedPaper } from './selection.ts';
 import type { Candidate, DigestStore, SlotRecord } from './digest-store.ts';
 import { summarisePapers, type PaperSummarizer } from './summaries.ts';
 
-import type { Paper } from '../rag/types.ts';
+import type { Clock, Paper } from '../rag/types.ts';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A live source fetched this recently is not asked again (several targets sharing one slot). */
 const REFETCH_AFTER_MS = 60 * 1000;
@@ -46,7 +45,8 @@ export interface DigestServiceParts {
   sources: Partial<Record<PaperSource['name'], PaperSource>>;
   inbox: InboxSource;
   summarizer: PaperSummarizer | null;
-  clock: () => Date;
+  calendar: CronCalendar;
+  clock: Clock;
   logger: Logger;
   settings: DigestSettings;
   /** Who holds claims made by this process, and whether another holder still runs (tests inject both). */
@@ -117,17 +117,6 @@ function ownerOfThisProcess(): { id: string; isAlive: (owner: string) => boolean
       }
     },
   };
-}
-
-/** The cron slots of a target at or before `now`, newest first (at most `limit`). */
-export function slotsAtOrBefore(target: Pick<DigestTarget, 'cron' | 'timezone'>, now: Date, limit: number): Date[] {
-  const cron = new Cron(target.cron, { timezone: target.timezone, paused: true });
-  // previousRuns looks strictly before its date; a slot exactly at `now` is due too.
-  return cron.previousRuns(limit, new Date(now.getTime() + 1));
-}
-
-export function nextSlot(target: Pick<DigestTarget, 'cron' | 'timezone'>, after: Date): Date | null {
-  return new Cron(target.cron, { timezone: target.timezone, paused: true }).nextRun(after);
 }
 
 export class DigestService {
@@ -257,7 +246,7 @@ export class DigestService {
     const record = this.parts.store.target(target.name) ?? this.parts.store.registerTarget(target.name, now.toISOString());
     const handled = this.parts.store.latestScheduledSlot(target.name);
     const floor = Math.max(new Date(record.firstSeenAt).getTime(), handled ? new Date(handled).getTime() : 0, now.getTime() - this.parts.settings.maxAgeDays * DAY_MS);
-    return slotsAtOrBefore(target, now, MAX_SLOTS_LOOKED_AT).filter((slot) => slot.getTime() > floor);
+    return this.parts.calendar.slotsAtOrBefore(target.cron, target.timezone, now, MAX_SLOTS_LOOKED_AT).filter((slot) => slot.getTime() > floor);
   }
 
   /** `digest --now`: an extra digest of the papers not yet posted to the target (or, with `since`, a backfill). */
@@ -412,7 +401,7 @@ export class DigestService {
     for (const target of targets) {
       const record = this.parts.store.target(target.name) ?? this.parts.store.registerTarget(target.name, now.toISOString());
       const due = this.dueSlots(target, now);
-      const next = nextSlot(target, now);
+      const next = this.parts.calendar.nextSlot(target.cron, target.timezone, now);
       const slotAt = due[0] ?? next ?? now;
       const candidates = this.parts.store.candidates({ target: target.name, afterRowId: record.firstSeenRowId, notBefore: new Date(now.getTime() - this.parts.settings.maxAgeDays * DAY_MS).toISOString() });
       const ranked = rankPapers(this.papersFor(target, candidates), target.topics);
@@ -504,7 +493,7 @@ export class DigestService {
         timezone: target.timezone,
         sources: target.sources,
         firstSeenAt: record?.firstSeenAt ?? null,
-        nextAt: nextSlot(target, now)?.toISOString() ?? null,
+        nextAt: this.parts.calendar.nextSlot(target.cron, target.timezone, now)?.toISOString() ?? null,
         postedPapers: this.parts.store.postedCount(target.name),
         recent: history.map((slot) => ({ slot: slot.slot, kind: slot.kind, status: slot.status, messageRef: slot.messageRef, detail: slot.detail })),
       };

@@ -4,7 +4,7 @@
  * adapters render a `DigestLayout` within their own limits.
  */
 
-import { safeHttpUrl } from '../rag/links.ts';
+import { safeHttpUrl } from '../chat-text.ts';
 import type { DigestItem, DigestLayout, DigestTarget } from './model.ts';
 import { groupPapers, shortenAuthors, type RankedPaper } from './selection.ts';
 

@@ -5,8 +5,11 @@
  * platform renders a `DigestLayout` within its own limits and publishes it.
  */
 import { PaperbotError } from '../errors.ts';
+import type { Platform } from '../platforms.ts';
 import type { PaperRecord } from '../rag/types.ts';
-export type DigestPlatform = 'slack' | 'discord';
+
+/** The chat platform a digest posts to: one of paperbot's platforms (`src/platforms.ts`). */
+export type DigestPlatform = Platform;
 export type DigestSourceName = 'inbox' | 'huggingface' | 'arxiv';
 export type EmptyDayPolicy = 'skip' | 'post';
 
@@ -165,4 +168,25 @@ export interface InboxSource {
   readonly label: string;
   /** With `leaveFiles` (a dry run) each file is ingested where it lies and left there for the real scan. */
   scan(ingest: (file: string) => Promise<{ added: number; updated: number; rejected: number }>, options?: { leaveFiles?: boolean }): Promise<InboxFileReport[]>;
+}
+
+/** A running schedule: stop it, or ask when it fires next. */
+export interface CronTimer {
+  stop(): void;
+  nextRun(): Date | null;
+}
+
+/**
+ * Cron expressions, read in an IANA time zone (`Europe/Berlin`). Slots are instants; `problem`
+ * says why an expression cannot be used (null when it can). Timers started by `every` never run
+ * two ticks at once, pass each tick the slot it stands for, and report a failed tick to
+ * `onError` instead of throwing.
+ */
+export interface CronCalendar {
+  problem(pattern: string, timezone?: string): string | null;
+  /** The slots at or before `now`, newest first, at most `limit`. */
+  slotsAtOrBefore(pattern: string, timezone: string, now: Date, limit: number): Date[];
+  /** The first slot strictly after `after`, or null when there is none. */
+  nextSlot(pattern: string, timezone: string, after: Date): Date | null;
+  every(pattern: string, timezone: string, name: string, tick: (slot: Date | undefined) => Promise<void>, onError: (error: unknown) => void): CronTimer;
 }

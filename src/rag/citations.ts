@@ -77,10 +77,3 @@ export class CitationFilter {
     return valid.length ? `[${[...new Set(valid)].join(', ')}]` : '';
   }
 }
-
-/** Runs a whole text through the filter (for non-streamed answers and tests). */
-export function checkCitations(text: string, sourceCount: number): { text: string; cited: number[]; removed: number } {
-  const filter = new CitationFilter(sourceCount);
-  const checked = filter.push(text) + filter.flush();
-  return { text: checked, cited: filter.cited, removed: filter.removed };
-}

@@ -104,14 +104,3 @@ export function normaliseWhitespace(text: string): string {
 export function titleKey(title: string): string {
   return words(title.normalize('NFKD').replace(/\p{M}/gu, '')).join(' ');
 }
-
-export const ELLIPSIS = '…';
-
-/** Cuts text to `max` characters with a trailing "…", never between the halves of a surrogate pair. */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = Math.max(0, max - ELLIPSIS.length);
-  const code = text.charCodeAt(cut);
-  if (code >= 0xdc00 && code <= 0xdfff && cut > 0) cut -= 1;
-  return text.slice(0, cut).trimEnd() + ELLIPSIS;
-}

@@ -221,7 +221,7 @@ export class HnswVectorIndex implements VectorIndex {
   }
 
   /** Writes the index and its sidecar atomically, stamped with the store generation it matches. */
-  save(file: string, storeGeneration: number, clock: Clock = () => new Date()): VectorIndexMeta {
+  save(file: string, storeGeneration: number, clock: Clock): VectorIndexMeta {
     const temp = `${file}.${process.pid}.tmp`;
     try {
       this.index.writeIndexSync(temp);
