@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { PaperbotError } from '../errors.ts';
 import type { CronCalendar, DigestTarget } from './model.ts';
 
-function isTimeZone(zone: string): boolean {
+/** True for an IANA time zone this Node knows (`Europe/Berlin`). */
+export function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-GB', { timeZone: zone });
     return true;

@@ -4,16 +4,8 @@
  * event loop (`catch`).
  */
 import { Cron } from 'croner';
+import { isTimeZone } from '../../digest/digest-config.ts';
 import type { CronCalendar, CronTimer } from '../../digest/model.ts';
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export class CronerCalendar implements CronCalendar {
   problem(pattern: string, timezone?: string): string | null {
