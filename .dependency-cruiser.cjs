@@ -34,6 +34,13 @@ module.exports = {
       to: { path: '^src/' },
     },
     {
+      name: 'bottom-modules-import-only-types',
+      comment: 'src/platforms.ts and src/chat-text.ts sit beside the types at the bottom: the core and the adapters both use them.',
+      severity: 'error',
+      from: { path: '^src/(platforms|chat-text)\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/(rag/types|platforms)\\.ts$' },
+    },
+    {
       name: 'ports-import-only-types',
       comment: 'src/rag/ports.ts imports only the shared types.',
       severity: 'error',

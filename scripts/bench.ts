@@ -1,5 +1,6 @@
 /**
  * `npm run bench`: speed figures, printed with their settings and the machine. Not a test.
+ *   0. start-up of the compiled CLI (`--help`, and `ask` on the shipped corpus) as multiples of `node -e 0`;
  *   1. first `ask` on a fresh data directory (shipped corpus ingested on the way), then a warm one;
  *   2. ingest + embed + index of 10k papers (the corpus's first 10,000) and of the whole large
  *      corpus (default: the 74k arXiv abstracts in ../shared), each in a process of its own, with peak RSS;
@@ -18,6 +19,7 @@ import { createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { queryTerms } from '../src/rag/text.ts';
+import { buildDist } from '../test/helpers/build.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const options = new Command('bench')
@@ -61,6 +63,42 @@ const cpus = os.cpus();
 console.log(`machine: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`);
 const config = loadConfig({ ...process.env, PAPERBOT_DATA_DIR: os.tmpdir() });
 console.log(`settings: BM25 k1=${config.BM25_K1} b=${config.BM25_B} title weight=${config.BM25_TITLE_WEIGHT}, TOP_K=${config.TOP_K}`);
+
+// 0. Start-up of the compiled CLI against a bare `node -e 0`, each a new process, rounds interleaved
+// (node, --help, ask) so a busy moment hits all three; one untimed round first warms the page cache.
+{
+  buildDist(); // bin/paperbot.js runs dist/: build it from the current sources if needed
+  const startRuns = 5;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'paperbot-bench-start-'));
+  const startEnv = { ...process.env, PAPERBOT_DATA_DIR: dir, OLLAMA_HOST: 'http://127.0.0.1:47', LOG_LEVEL: 'warn' };
+  const timed = (args: string[]) => {
+    const started = performance.now();
+    const result = spawnSync(process.execPath, args, { env: startEnv, encoding: 'utf8', cwd: os.tmpdir() });
+    if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
+    return performance.now() - started;
+  };
+  const bin = path.join(ROOT, 'bin/paperbot.js');
+  const startTimes = { node: [] as number[], help: [] as number[], ask: [] as number[] };
+  try {
+    for (let round = -1; round < startRuns; round++) {
+      // Round -1 also seeds the data directory, so the timed asks are of a warmed one.
+      const node = timed(['-e', '0']);
+      const help = timed([bin, '--help']);
+      const ask = timed([bin, 'ask', question]);
+      if (round < 0) continue;
+      startTimes.node.push(node);
+      startTimes.help.push(help);
+      startTimes.ask.push(ask);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const base = median(startTimes.node);
+  const list = (values: number[]) => values.map((ms) => ms.toFixed(0)).join(', ');
+  console.log(`start: node -e 0 median ${base.toFixed(0)} ms of ${startRuns} (${list(startTimes.node)})`);
+  console.log(`start: --help median ${median(startTimes.help).toFixed(0)} ms = ${(median(startTimes.help) / base).toFixed(1)}× node -e 0 (target ≤ 4×) (${list(startTimes.help)})`);
+  console.log(`start: ask median ${median(startTimes.ask).toFixed(0)} ms = ${(median(startTimes.ask) / base).toFixed(1)}× node -e 0 (target ≤ 6×) (shipped corpus, no Ollama; ${list(startTimes.ask)})`);
+}
 
 // 1. First ask on a fresh clone's data directory, then warm asks.
 const first: number[] = [];
@@ -155,7 +193,7 @@ try {
     }
     const papers = core.library.store.count();
     const stats = await core.stats();
-    const vector = stats.vectorIndex.state === 'ready' ? `${stats.vectorIndex.embedder} ${stats.vectorIndex.dimension} dims, M=${stats.vectorIndex.m} efConstruction=${stats.vectorIndex.efConstruction} ef=${stats.vectorIndex.efSearch}, file ${(stats.vectorIndex.bytes / 2 ** 20).toFixed(0)} MB` : stats.vectorIndex.state;
+    const vector = stats.vectorIndex.state === 'ready' ? `${stats.vectorIndex.embedder} ${stats.vectorIndex.dimension} dims, ${Object.entries(stats.vectorIndex.parameters).map(([name, value]) => `${name}=${value}`).join(' ')}, file ${(stats.vectorIndex.bytes / 2 ** 20).toFixed(0)} MB` : stats.vectorIndex.state;
     console.log(`retrieval at ${papers} papers, ${questions.length} natural-language questions, top ${config.TOP_K}, candidates ${config.RRF_CANDIDATES}; vectors: ${vector}`);
     console.log('  (times include embedding the question with the local embedder and reading the papers from SQLite)');
     for (const [name, values] of Object.entries(timings)) {

@@ -26,10 +26,10 @@ import type { RateLimiter } from './adapters/chat/rate-limiter.ts';
 import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
 import { DigestScheduler } from './digest/digest-scheduler.ts';
 import { DigestService, type RunOutcome } from './digest/digest-service.ts';
-import type { DigestPlatform, DigestPublisher, DigestTarget, PaperSource } from './digest/model.ts';
+import type { DigestPublisher, DigestTarget, PaperSource } from './digest/model.ts';
 import { ModelSummarizer } from './digest/model-summarizer.ts';
 import { PaperbotError } from './errors.ts';
-import { PLATFORMS } from './platforms.ts';
+import { PLATFORMS, type Platform } from './platforms.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { LocalHashedEmbedder } from './rag/embedders/local-hashed-embedder.ts';
 import { ExtractiveAnswerer } from './rag/extractive-answerer.ts';
@@ -241,7 +241,7 @@ export interface DigestParts {
 }
 
 /** The digest publisher of a platform, its chat library loaded only now. */
-async function createPublisher(platform: DigestPlatform, config: Config, logger: Logger): Promise<DigestPublisher | undefined> {
+async function createPublisher(platform: Platform, config: Config, logger: Logger): Promise<DigestPublisher | undefined> {
   if (platform === 'slack' && config.SLACK_BOT_TOKEN) {
     const { SlackDigestPublisher } = await import('./adapters/slack/slack-digest-publisher.ts');
     return new SlackDigestPublisher({ token: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL, logger });
@@ -267,7 +267,7 @@ export async function createDigest(
   const targets = loadDigestTargets(file, calendar);
   if (!targets) return null;
   const { logger, clock, library } = paperbot;
-  const publishers: Partial<Record<DigestPlatform, DigestPublisher>> = {};
+  const publishers: Partial<Record<Platform, DigestPublisher>> = {};
   for (const platform of new Set(targets.map((target) => target.platform))) {
     const publisher = await createPublisher(platform, config, logger);
     if (publisher) publishers[platform] = publisher;

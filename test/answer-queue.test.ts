@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AnswerQueue, QueueClosedError, QueueFullError } from '../src/adapters/shared/answer-queue.ts';
+import { AnswerQueue, QueueClosedError, QueueFullError } from '../src/adapters/chat/answer-queue.ts';
 import { PaperbotError } from '../src/errors.ts';
 
 /** A promise settled from outside (Promise.withResolvers needs Node 22). */

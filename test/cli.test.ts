@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of the paperbot CLI: each case runs the real `bin/paperbot.js` as a
+ * End-to-end tests of the paperbot CLI: each case runs the real CLI (its TypeScript source) as a
  * subprocess, against a temporary data directory, with no network (see helpers/cli.ts).
  * Subprocesses are slow, so read-only cases share one data directory seeded once in beforeAll.
  */
@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCorpusFile } from '../src/rag/corpus/read-corpus-file.ts';
+import { buildDist } from './helpers/build.ts';
 import { ROOT, runCli, SEED_FILE, type CliResult } from './helpers/cli.ts';
 import { tempDir } from './helpers/temp.ts';
 
@@ -252,6 +253,7 @@ describe('paperbot search and entry points', () => {
   });
 
   it('npm start -- <command> runs the same CLI as bin/paperbot.js, with nothing but JSON on stdout', () => {
+    buildDist(); // npm start runs the compiled CLI in dist/
     const viaNpm = spawnSync('npm', ['start', '--', 'stats', '--json'], {
       cwd: ROOT,
       encoding: 'utf8',

@@ -6,10 +6,11 @@
  * channel's history: no double post, no lost paper. Last, two `serve` processes on one data
  * directory with an every-2-seconds schedule post each slot at most once.
  */
+import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDigest, openPaperbot } from '../src/composition-root.ts';
+import { createDigest, dataFiles, openPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import { SqliteDigestStore, type SlotRecord } from '../src/adapters/sqlite/sqlite-digest-store.ts';
 import { createLogger } from '../src/logger.ts';
@@ -136,6 +137,18 @@ async function slotRecords(s: Setup): Promise<SlotRecord[]> {
   }
 }
 
+/** How many of the digest's slots are sent and how many still claimed, read-only from the database while `serve` runs. */
+function slotStatuses(s: Setup): { sent: number; claimed: number } {
+  const db = new Database(dataFiles(s.dataDir).database, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare<[], { status: string; n: number }>(`SELECT status, count(*) AS n FROM digest_slots WHERE target = 'lab' GROUP BY status`).all();
+    const count = (status: string) => rows.find((r) => r.status === status)?.n ?? 0;
+    return { sent: count('sent'), claimed: count('claimed') };
+  } finally {
+    db.close();
+  }
+}
+
 /** Starts `digest --now --target lab`, waits for its first chat.postMessage (held as asked), and SIGKILLs it there. */
 async function crashWhilePosting(s: Setup, store: boolean): Promise<{ marker: string }> {
   const held = s.fake.holdNext('chat.postMessage', { store, timeoutMs: 30_000 });
@@ -165,7 +178,8 @@ describe('the fake Slack holds a response', () => {
     const heldKept = await holdKept;
     expect(heldKept.call.held).toBe(true);
     expect(fake.channelMessages('C9').map((m) => m.text)).toEqual(['kept']);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Settled: a later call has been answered, so the fake has had its chance to answer the held one.
+    await fetch(`${fake.apiUrl}auth.test`, { method: 'POST' }).then((r) => r.json());
     expect(answered).toBe(false);
     heldKept.release();
     const keptAnswer = await kept;
@@ -279,7 +293,8 @@ describe('two serve processes on one data directory', () => {
     // Post-only Slack (no app token): the digest needs only the bot token.
     const served: Served[] = await Promise.all([startServe(s.env, /digest: \d+ target/, 30_000), startServe(s.env, /digest: \d+ target/, 30_000)]);
     for (const one of served) cleanups.push(() => one.stop());
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    // Settled: the slot records (read from the live database) show two slots sent and none in flight.
+    await expect.poll(() => slotStatuses(s), { timeout: 20_000, interval: 100 }).toSatisfy((count) => count.sent >= 2 && count.claimed === 0);
     const codes = await Promise.all(served.map((one) => one.stop()));
     expect(codes, served.map((one) => one.stderr()).join('\n----\n')).toEqual([0, 0]);
 

@@ -9,11 +9,11 @@ import { DiscordBot } from '../src/adapters/discord/discord-bot.ts';
 import { DiscordDigestPublisher } from '../src/adapters/discord/discord-digest-publisher.ts';
 import { SUPPRESS_EMBEDS_FLAG, renderDiscordDigest, type DiscordDigestPayload, type RenderedDiscordDigest } from '../src/adapters/discord/digest-render.ts';
 import { DISCORD_LIMITS } from '../src/adapters/discord/render.ts';
-import { AnswerQueue } from '../src/adapters/shared/answer-queue.ts';
-import { RateLimiter } from '../src/adapters/shared/rate-limiter.ts';
+import { AnswerQueue } from '../src/adapters/chat/answer-queue.ts';
+import { RateLimiter } from '../src/adapters/chat/rate-limiter.ts';
 import type { DigestItem, DigestLayout, DigestPreview } from '../src/digest/model.ts';
 import { PaperbotError } from '../src/errors.ts';
-import { containsMention } from '../src/rag/mentions.ts';
+import { hasLivePing } from './helpers/pings.ts';
 import type { PaperbotCore } from '../src/rag/paperbot-core.ts';
 import { APP_ID, CHANNEL_ID, HUMAN_USER_ID, TOKEN, snowflake, startFakeDiscord, type ApiMessage, type FakeDiscord, type RecordedRequest } from './helpers/fake-discord.ts';
 
@@ -107,7 +107,7 @@ function expectWithinLimits(rendered: RenderedDiscordDigest): void {
     }
     expect(total).toBeLessThanOrEqual(DISCORD_LIMITS.embedCharactersPerMessage);
     expect(payload.allowedMentions).toEqual({ parse: [] });
-    expect(containsMention(shownText(payload)), shownText(payload)).toBe(false);
+    expect(hasLivePing(shownText(payload)), shownText(payload)).toBe(false);
   }
   expect(rendered.threadName.length).toBeGreaterThan(0);
   expect(rendered.threadName.length).toBeLessThanOrEqual(100);
@@ -295,7 +295,7 @@ describe('DiscordDigestPublisher', () => {
       expect(request.status).toBe(200);
       expect((request.body as { allowed_mentions: unknown }).allowed_mentions).toEqual({ parse: [] });
       expect((request.body as { flags: number }).flags).toBe(SUPPRESS_EMBEDS_FLAG);
-      expect(containsMention((request.body as { content: string }).content)).toBe(false);
+      expect(hasLivePing((request.body as { content: string }).content)).toBe(false);
     }
     expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       `POST /channels/${CHANNEL_ID}/messages`,
@@ -459,7 +459,7 @@ describe('/digest in Discord', () => {
     expect(followUps.map((f) => f.content.replace(/^-# In the thread .*\n/, ''))).toEqual(rendered.thread.map((p) => p.content));
     for (const body of [first, ...followUps]) {
       expect(body.allowed_mentions).toEqual({ parse: [] });
-      expect(containsMention(JSON.stringify(body))).toBe(false);
+      expect(hasLivePing(JSON.stringify(body))).toBe(false);
     }
     for (const body of followUps) expect(body.flags).toBe(64 | SUPPRESS_EMBEDS_FLAG);
     // Only interaction webhooks were used: nothing went to the channel itself.

@@ -9,14 +9,14 @@ import { renderSlackDigest, type SlackDigest } from '../src/adapters/slack/diges
 import { SlackDigestPublisher } from '../src/adapters/slack/slack-digest-publisher.ts';
 import { SlackBot } from '../src/adapters/slack/slack-bot.ts';
 import type { SlackBlock, SlackMessage } from '../src/adapters/slack/render.ts';
-import { AnswerQueue } from '../src/adapters/shared/answer-queue.ts';
-import { RateLimiter } from '../src/adapters/shared/rate-limiter.ts';
+import { AnswerQueue } from '../src/adapters/chat/answer-queue.ts';
+import { RateLimiter } from '../src/adapters/chat/rate-limiter.ts';
 import { createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import type { DigestItem, DigestLayout, DigestPreview } from '../src/digest/model.ts';
 import { PaperbotError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
-import { containsMention } from '../src/rag/mentions.ts';
+import { hasLivePing } from './helpers/pings.ts';
 import { CHANNEL_ID, slashCommandPayload, startFakeSlack, type FakeSlack } from './helpers/fake-slack.ts';
 import { tempDir } from './helpers/temp.ts';
 
@@ -156,7 +156,7 @@ describe('renderSlackDigest', () => {
   it('links titles safely, escapes &, < and >, and lets no mention survive anywhere', () => {
     const digest = renderSlackDigest(sixtyPaperLayout().layout);
     const all = allTexts(digest);
-    for (const text of all) expect(containsMention(text), text.slice(0, 200)).toBe(false);
+    for (const text of all) expect(hasLivePing(text), text.slice(0, 200)).toBe(false);
     const joined = all.join('\n');
     // Readable, not deleted: the words are still there, broken by a zero-width space.
     expect(joined).toContain('@\u200beveryone');
@@ -362,7 +362,9 @@ describe('/paperbot digest through a real Bolt app (Socket Mode) against the fak
     const total = 1 + expected.thread.length;
     expect(total).toBeGreaterThan(5);
     await fake.waitForResponse((r) => r.id === 'd1' && JSON.stringify(r.body).includes('not shown'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Settled: a command sent after the preview's last reply has been answered.
+    await fake.sendEnvelope('slash_commands', slashCommandPayload({ command: '/paperbot', text: 'help', response_url: fake.responseUrl('after-d1') }));
+    await fake.waitForResponse((r) => r.id === 'after-d1');
     const responses = fake.responses.filter((r) => r.id === 'd1').map((r) => r.body as { response_type?: string; text?: string; blocks?: SlackBlock[] });
     expect(responses).toHaveLength(5);
     expect(requests).toEqual([{ platform: 'slack', channel: CHANNEL_ID, targetName: 'lab-slack' }]);

@@ -3,13 +3,14 @@ import {
   DISCORD_LIMITS,
   renderAnswer,
   renderStreamingPreview,
-  splitMessage,
   type DiscordEmbed,
   type DiscordMessagePayload,
 } from '../src/adapters/discord/render.ts';
-import type { Answer, AnswerSource } from '../src/rag/answer.ts';
-import { containsMention } from '../src/rag/mentions.ts';
+import { splitMessage } from '../src/chat-text.ts';
 
+import { hasLivePing } from './helpers/pings.ts';
+
+import type { Answer, AnswerSource } from '../src/rag/types.ts';
 // --- helpers -------------------------------------------------------------------------------
 
 function source(n: number, overrides: Partial<AnswerSource> = {}): AnswerSource {
@@ -226,7 +227,7 @@ describe('renderStreamingPreview', () => {
   it('neutralises the partial text and marks it as unfinished', () => {
     const preview = renderStreamingPreview('So far @everyone agrees with <@&123> [1]');
     expect(preview.endsWith(' …')).toBe(true);
-    expect(containsMention(preview)).toBe(false);
+    expect(hasLivePing(preview)).toBe(false);
     expect(preview).toContain('[1]');
   });
 
@@ -332,7 +333,7 @@ describe('renderAnswer', () => {
     );
     expect(payloads.length).toBeGreaterThan(1);
     const all = strings(payloads);
-    for (const text of all) expect(containsMention(text), text).toBe(false);
+    for (const text of all) expect(hasLivePing(text), text).toBe(false);
     // Neutralised, not deleted: the words are still there to read.
     const visible = all.join('\n').replace(/\u200b/g, '');
     expect(visible.match(/@everyone/g)?.length).toBeGreaterThanOrEqual(5);

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containsMention } from '../src/rag/mentions.ts';
-import { ROOT, runCli } from './helpers/cli.ts';
+import { hasLivePing } from './helpers/pings.ts';
+import { CLI_NODE_ARGS, runCli } from './helpers/cli.ts';
 import { APP_ID, CHANNEL_ID, GUILD_ID, TOKEN, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './helpers/fake-discord.ts';
 import { startFakeOllama, type FakeOllama } from './helpers/fake-ollama.ts';
 import { startServe, type Served } from './helpers/serve.ts';
@@ -125,7 +125,7 @@ describe('paperbot serve with Discord and Ollama', () => {
     const inThread = fake.message({ content: '@here <!channel> how does null-text inversion edit real images?', mentionsBot: true });
     await fake.waitFor((r) => r.method === 'PATCH' && r.path.startsWith(`/channels/${inThread.id}/messages/`) && JSON.stringify(r.body).includes('fb:up:'), 15_000);
     for (const { body } of postedBodies(fake)) {
-      expect(containsMention(JSON.stringify([body['content'], body['embeds']]))).toBe(false);
+      expect(hasLivePing(JSON.stringify([body['content'], body['embeds']]))).toBe(false);
       expect(body['allowed_mentions']).toEqual({ parse: [] });
     }
   });
@@ -226,7 +226,7 @@ describe('paperbot discord:register', () => {
     try {
       const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
         let stdout = '';
-        const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), 'discord:register', '--guild', GUILD_ID], {
+        const child = spawn(process.execPath, [...CLI_NODE_ARGS, 'discord:register', '--guild', GUILD_ID], {
           cwd: os.tmpdir(),
           env: { PATH: process.env['PATH'] ?? '', DISCORD_TOKEN: TOKEN, DISCORD_APP_ID: APP_ID, DISCORD_API_BASE: fake.apiBase, PAPERBOT_DATA_DIR: tempDir() },
         });

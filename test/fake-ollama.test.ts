@@ -192,7 +192,7 @@ describe('fake Ollama with the real ollama client', () => {
 
     // A second slow request is still pending on the server when the fake closes.
     const pending = new Ollama({ host: fake.url }).list().catch((e: unknown) => e);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await expect.poll(() => fake.requestsTo('/api/tags')).toHaveLength(1); // it reached the fake
     const closing = Date.now();
     await fake.close();
     expect(Date.now() - closing).toBeLessThan(500);

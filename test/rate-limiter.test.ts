@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter, describeRetry } from '../src/adapters/shared/rate-limiter.ts';
+import { RateLimiter, describeRetry } from '../src/adapters/chat/rate-limiter.ts';
 import { PaperbotError } from '../src/errors.ts';
 
 /** A clock the test moves by hand. */

@@ -8,9 +8,10 @@ import {
   type SlackBlock,
   type SlackMessage,
 } from '../src/adapters/slack/render.ts';
-import type { Answer, AnswerSource } from '../src/rag/answer.ts';
-import { containsMention } from '../src/rag/mentions.ts';
 
+import { hasLivePing } from './helpers/pings.ts';
+
+import type { Answer, AnswerSource } from '../src/rag/types.ts';
 // --- helpers -------------------------------------------------------------------------------
 
 function source(n: number, overrides: Partial<AnswerSource> = {}): AnswerSource {
@@ -83,7 +84,7 @@ const PINGS = ['<!channel>', '<!here|here>', '<@U123>', '<!subteam^S1>', '<!ever
 const HOSTILE = `Hey ${PINGS.join(' and ')} look [1].`;
 
 function expectNoPing(text: string): void {
-  expect(containsMention(text)).toBe(false);
+  expect(hasLivePing(text)).toBe(false);
   expect(text).not.toMatch(/<[!@#]/);
   expect(text).not.toMatch(/@(channel|here|everyone)\b/i);
 }
@@ -108,7 +109,7 @@ describe('escapeSlackText', () => {
   it('neutralises before escaping, so even unescaped the mention stays broken', () => {
     const escaped = escapeSlackText('<!channel> <@U123>');
     expect(escaped).toBe('&lt;\u200b!channel&gt; &lt;@\u200bU123&gt;');
-    expect(containsMention(escaped.replace(/&lt;/g, '<').replace(/&gt;/g, '>'))).toBe(false);
+    expect(hasLivePing(escaped.replace(/&lt;/g, '<').replace(/&gt;/g, '>'))).toBe(false);
   });
 
   it('leaves ordinary text alone', () => {

@@ -1,6 +1,6 @@
 /** `feedback`: the 👍 / 👎 stored from chat answers, newest first. */
 import { z } from 'zod';
-import { neutraliseMentions } from '../rag/mentions.ts';
+import { neutraliseMentions } from '../chat-text.ts';
 
 import { defineCommand } from './definition.ts';
 

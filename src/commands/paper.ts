@@ -1,7 +1,7 @@
 /** `paper`: show one paper in full. */
 import { z } from 'zod';
 import { paperUrl } from '../rag/answer.ts';
-import { neutraliseMentions } from '../rag/mentions.ts';
+import { neutraliseMentions } from '../chat-text.ts';
 import { paperDate } from '../rag/paper.ts';
 import { defineCommand } from './definition.ts';
 

@@ -3,7 +3,7 @@
  * Everything shown passes through the mention neutraliser.
  */
 
-import { neutraliseMentions } from '../rag/mentions.ts';
+import { neutraliseMentions } from '../chat-text.ts';
 
 import type { Answer, AnswerSource } from '../rag/types.ts';
 export function sourceLine(source: AnswerSource): string {

@@ -1,6 +1,6 @@
 /** `search`: list the papers that match a query, with their scores. */
 import { z } from 'zod';
-import { neutraliseMentions } from '../rag/mentions.ts';
+import { neutraliseMentions } from '../chat-text.ts';
 import type { SearchResult } from '../rag/paperbot-core.ts';
 import { RETRIEVAL_MODES } from '../rag/retrieval.ts';
 import { defineCommand } from './definition.ts';

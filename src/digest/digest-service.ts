@@ -11,12 +11,13 @@ import type { Logger } from 'pino';
 import { PaperbotError } from '../errors.ts';
 import type { PaperLibrary } from '../rag/library.ts';
 import { buildDigestLayout, digestMarker } from './layout.ts';
-import { SourceFailure, type DigestLayout, type InboxFileReport, type CronCalendar, type InboxSource, type DigestPlatform, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
+import { SourceFailure, type DigestLayout, type InboxFileReport, type CronCalendar, type InboxSource, type DigestPreviewResult, type DigestPublisher, type DigestTarget, type PaperSource } from './model.ts';
 
 import { fromTargetSources, rankPapers, type RankedPaper } from './selection.ts';
 import type { Candidate, DigestStore, SlotRecord } from './digest-store.ts';
 import { summarisePapers, type PaperSummarizer } from './summaries.ts';
 
+import { PLATFORMS, type Platform } from '../platforms.ts';
 import type { Clock, Paper } from '../rag/types.ts';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A live source fetched this recently is not asked again (several targets sharing one slot). */
@@ -41,7 +42,7 @@ export interface DigestServiceParts {
   library: PaperLibrary;
   store: DigestStore;
   targets: readonly DigestTarget[];
-  publishers: Partial<Record<DigestPlatform, DigestPublisher>>;
+  publishers: Partial<Record<Platform, DigestPublisher>>;
   sources: Partial<Record<PaperSource['name'], PaperSource>>;
   inbox: InboxSource;
   summarizer: PaperSummarizer | null;
@@ -80,7 +81,7 @@ export interface PreviewEntry {
 export interface DigestStatus {
   targets: {
     name: string;
-    platform: DigestPlatform;
+    platform: Platform;
     channel: string;
     cron: string;
     timezone: string;
@@ -300,7 +301,7 @@ export class DigestService {
     try {
       const layout = await this.compose(target, run.slot, run.at, claimed.ranked, run.notes, run.catchUp, true);
       const publisher = this.parts.publishers[target.platform];
-      if (!publisher) throw new PaperbotError('config', `Digest target ${target.name} posts to ${target.platform}, which is not configured: ${target.platform === 'slack' ? 'set SLACK_BOT_TOKEN' : 'set DISCORD_TOKEN'}.`);
+      if (!publisher) throw new PaperbotError('config', `Digest target ${target.name} posts to ${target.platform}, which is not configured: set ${PLATFORMS[target.platform].tokenSetting}.`);
       let mainRef: string | undefined;
       try {
         const posted = await publisher.publish(target.channel, layout, (main) => {
@@ -414,7 +415,7 @@ export class DigestService {
   }
 
   /** For `/digest` and `/paperbot digest`: the next digest of the targets posting to this channel. */
-  async chatPreview(request: { platform: DigestPlatform; channel: string; targetName?: string }): Promise<DigestPreviewResult> {
+  async chatPreview(request: { platform: Platform; channel: string; targetName?: string }): Promise<DigestPreviewResult> {
     let targets: DigestTarget[];
     if (request.targetName) {
       const named = this.parts.targets.find((t) => t.name === request.targetName);

@@ -9,14 +9,13 @@ import type { Platform } from '../platforms.ts';
 import type { PaperRecord } from '../rag/types.ts';
 
 /** The chat platform a digest posts to: one of paperbot's platforms (`src/platforms.ts`). */
-export type DigestPlatform = Platform;
 export type DigestSourceName = 'inbox' | 'huggingface' | 'arxiv';
 export type EmptyDayPolicy = 'skip' | 'post';
 
 /** One digest target, as configured in paperbot.digest.yml (keys camel-cased). */
 export interface DigestTarget {
   name: string;
-  platform: DigestPlatform;
+  platform: Platform;
   /** Channel id (Slack `C…`, Discord snowflake). */
   channel: string;
   cron: string;
@@ -132,7 +131,7 @@ export interface PostedDigest {
  * Both reject with a `PaperbotError` saying what to fix (missing scope, unknown channel, bad token).
  */
 export interface DigestPublisher {
-  readonly platform: DigestPlatform;
+  readonly platform: Platform;
   publish(channel: string, layout: DigestLayout, onMainPosted?: (posted: PostedDigest) => void): Promise<PostedDigest>;
   findPosted(channel: string, marker: string): Promise<string | null>;
 }
@@ -145,7 +144,7 @@ export type DigestPreviewResult = { ok: true; layouts: DigestLayout[] } | { ok: 
  * `targetName`) without posting or recording anything. `ok: false` carries a message for the
  * asker (no digest configured here, unknown target name).
  */
-export type DigestPreview = (request: { platform: DigestPlatform; channel: string; targetName?: string }) => Promise<DigestPreviewResult>;
+export type DigestPreview = (request: { platform: Platform; channel: string; targetName?: string }) => Promise<DigestPreviewResult>;
 
 /** What became of one inbox file. */
 export interface InboxFileReport {

@@ -4,8 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
-import { ROOT } from './cli.ts';
+import { CLI_NODE_ARGS } from './cli.ts';
 
 export interface Served {
   child: ChildProcess;
@@ -15,7 +14,7 @@ export interface Served {
 
 export async function startServe(env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<Served> {
   let stderr = '';
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/paperbot.js'), 'serve'], {
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, 'serve'], {
     cwd: os.tmpdir(),
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,7 +11,7 @@ import type { DigestService, GatherReport, RunOutcome } from '../../digest/diges
 import type { DigestTarget } from '../../digest/model.ts';
 import { PaperbotError } from '../../errors.ts';
 import { createLogger } from '../../logger.ts';
-import { neutraliseMentions } from '../../rag/mentions.ts';
+import { neutraliseMentions } from '../../chat-text.ts';
 
 export interface DigestCommandOptions {
   dryRun?: boolean;

@@ -4,22 +4,20 @@
  * refusal included), 2 usage or configuration error, 1 anything else.
  */
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { loadDigestTargets } from '../../digest/digest-config.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { commands } from '../../commands/index.ts';
 import type { AnyCommand } from '../../commands/definition.ts';
-import { checkDigestPlatforms, createChatServices, createDigest, createDiscordBot, createPaperbot, createSlackBot } from '../../composition-root.ts';
-import { DigestScheduler } from '../../digest/digest-scheduler.ts';
-import { runDigestCommand, type DigestCommandOptions } from './digest-command.ts';
-import { createLogger } from '../../logger.ts';
-import { registerSlashCommands } from '../discord/slash-commands.ts';
+import type { DigestScheduler } from '../../digest/digest-scheduler.ts';
+import type { DigestCommandOptions } from './digest-command.ts';
+import type { ChatAdapter } from '../chat/chat-session.ts';
 import { loadConfig, type Config } from '../../config.ts';
 import { describeError, exitCodeFor, PaperbotError } from '../../errors.ts';
-import { neutraliseMentions } from '../../rag/mentions.ts';
+import { neutraliseMentions } from '../../chat-text.ts';
 import type { PaperbotCore } from '../../rag/paperbot-core.ts';
-import { terminalProgress } from './progress.ts';
 
+// Everything heavy (the store, the indexes, the chat packages, croner, pino) is imported inside
+// the action that needs it, so `--help` and the other commands start fast and run without the
+// chat packages installed.
 const notify = (message: string) => process.stderr.write(`paperbot: ${message}\n`);
 
 function collectInput(command: AnyCommand, args: unknown[], options: Record<string, unknown>): Record<string, unknown> {
@@ -38,6 +36,7 @@ async function runCommand(command: AnyCommand, config: Config, input: Record<str
     throw new PaperbotError('usage', `Invalid arguments for ${command.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`);
   }
   const progressMode = config.PROGRESS === undefined ? 'auto' : config.PROGRESS ? 'on' : 'off';
+  const [{ createPaperbot }, { terminalProgress }] = await Promise.all([import('../../composition-root.ts'), import('./progress.ts')]);
   let core: PaperbotCore | undefined;
   try {
     core = await createPaperbot(config, { progress: terminalProgress(progressMode), notify, ...(command.rebuildsIndexes ? { rebuilding: true } : {}) });
@@ -62,7 +61,7 @@ async function runCommand(command: AnyCommand, config: Config, input: Record<str
   }
 }
 
-export function buildProgram(onConfig: () => Config): Command {
+function buildProgram(onConfig: () => Config): Command {
   const program = new Command('paperbot')
     .description('Answers questions about paper abstracts, with citations.')
     .exitOverride()
@@ -106,6 +105,7 @@ export function buildProgram(onConfig: () => Config): Command {
     .option('--since <YYYY-MM-DD>', 'with --now: backfill the papers that arrived since this date')
     .option('--json', 'print the result as one JSON object')
     .action(async (options: DigestCommandOptions) => {
+      const { runDigestCommand } = await import('./digest-command.ts');
       await runDigestCommand(onConfig(), options, notify);
     });
   program
@@ -117,6 +117,7 @@ export function buildProgram(onConfig: () => Config): Command {
       if (!config.DISCORD_TOKEN || !config.DISCORD_APP_ID) {
         throw new PaperbotError('config', 'Set DISCORD_TOKEN and DISCORD_APP_ID (see .env.example and README "Discord") to register the slash commands.');
       }
+      const { registerSlashCommands } = await import('../discord/slash-commands.ts');
       const count = await registerSlashCommands({ token: config.DISCORD_TOKEN, appId: config.DISCORD_APP_ID, apiBase: config.DISCORD_API_BASE, ...(options.guild ? { guildId: options.guild } : {}) });
       process.stdout.write(`registered ${count} slash commands ${options.guild ? `in guild ${options.guild} (available now)` : 'globally (may take up to an hour to appear)'}\n`);
     });
@@ -125,8 +126,9 @@ export function buildProgram(onConfig: () => Config): Command {
 
 /** Starts every configured part, prints one line per part, and stops them cleanly on a signal. */
 async function serve(config: Config): Promise<void> {
+  const { checkDigestPlatforms, createChatServices, createDigest, createDigestScheduler, createDiscordBot, openPaperbot, createSlackBot, readDigestTargets } = await import('../../composition-root.ts');
   // The digest file is read and checked before anything starts: a broken one is exit 2 at once.
-  const digestTargets = loadDigestTargets(path.resolve(config.DIGEST_CONFIG));
+  const digestTargets = readDigestTargets(config);
   if (digestTargets) checkDigestPlatforms(config, digestTargets);
   if (!config.DISCORD_TOKEN && !config.SLACK_BOT_TOKEN) {
     throw new PaperbotError(
@@ -144,24 +146,36 @@ async function serve(config: Config): Promise<void> {
   };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
+  // Under npm (`npx paperbot serve`; `npm start` execs node, so there npm signals us directly) a
+  // `sh -c` sits between npm and this process and does not pass npm's SIGTERM on: the shell dies
+  // and this process is re-parented. A changed parent under npm is that lost SIGTERM.
+  if (process.env['npm_lifecycle_event'] !== undefined) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) onSignal('SIGTERM');
+    }, 250).unref();
+  }
 
+  const { createLogger } = await import('../../logger.ts');
   const logger = createLogger(config.LOG_LEVEL);
-  const core = await createPaperbot(config, { notify, logger });
-  const services = createChatServices(config);
-  let bot: ReturnType<typeof createDiscordBot> = null;
-  let slack: ReturnType<typeof createSlackBot>;
+  const paperbot = await openPaperbot(config, { notify, logger });
+  const { core } = paperbot;
+  const services = await createChatServices(config);
+  // `await` on each factory: they may load their chat package lazily (and so return a promise).
+  const adapters: ChatAdapter[] = [];
   let scheduler: DigestScheduler | null = null;
   try {
-    const digest = createDigest(config, core, logger);
-    bot = createDiscordBot(config, core, services, logger, digest?.service);
+    const digest = await createDigest(config, paperbot);
+    const discord = await createDiscordBot(config, core, services, logger, digest?.service);
+    if (discord) adapters.push(discord);
     // A Slack digest only needs the bot token; answering questions needs Socket Mode or HTTP too.
     const postOnly = Boolean(digest && config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET && digest.service.targets.some((t) => t.platform === 'slack'));
-    slack = postOnly ? null : createSlackBot(config, core, services, logger, digest?.service);
+    const slack = postOnly ? null : await createSlackBot(config, core, services, logger, digest?.service);
+    if (slack) adapters.push(slack);
     if (postOnly) notify('slack: posting digests only (set SLACK_APP_TOKEN or SLACK_SIGNING_SECRET to answer questions too)');
-    if (bot) notify(`discord: ${await bot.start()}`);
-    if (slack) notify(`slack: ${await slack.start()}`);
+    for (const adapter of adapters) notify(`${adapter.name}: ${await adapter.start()}`);
     if (digest) {
-      scheduler = new DigestScheduler(digest.service, logger, (outcome) => {
+      scheduler = createDigestScheduler(digest.service, logger, (outcome) => {
         if (outcome.status !== 'sent' && outcome.status !== 'skipped') notify(`digest: ${outcome.target} ${outcome.slot}: ${outcome.status}${outcome.detail ? ` (${outcome.detail})` : ''}`);
       });
       const started = await scheduler.start();
@@ -173,13 +187,19 @@ async function serve(config: Config): Promise<void> {
     }
   } catch (error) {
     await scheduler?.stop(0);
-    await bot?.stop(0).catch(() => undefined);
+    await Promise.all(adapters.map((adapter) => adapter.stop(0).catch(() => undefined)));
     core.close();
     throw error;
   }
   await stopRequested;
   notify(`${requested}: stopping (answers in progress get up to 10 s)`);
-  await Promise.all([bot?.stop(), slack?.stop(), scheduler?.stop()]);
+  // A part that does not stop must not keep the bot (and its port) alive past 15 s.
+  setTimeout(() => {
+    notify('not stopped after 13 s: closing the database and exiting');
+    core.close();
+    process.exit(1);
+  }, 13_000).unref();
+  await Promise.all([...adapters.map((adapter) => adapter.stop()), scheduler?.stop()]);
   core.close();
   notify('stopped');
   // Keep-alive sockets of the HTTP clients must not hold a stopped bot open.

@@ -18,10 +18,9 @@
  * `allowedMentions: { parse: [] }`. Lengths are counted in UTF-16 code units.
  */
 import type { DigestItem, DigestLayout } from '../../digest/model.ts';
-import { neutraliseMentions } from '../../rag/mentions.ts';
-import { percentEncode, safeHttpUrl } from '../../rag/links.ts';
+import { ELLIPSIS, neutraliseMentions, splitsSurrogatePair, truncate } from '../../chat-text.ts';
+import { escapeMarkup, linkTarget } from './markup.ts';
 import { DISCORD_LIMITS, type DiscordEmbed, type DiscordMessagePayload } from './render.ts';
-import { ELLIPSIS, truncate } from '../../rag/text.ts';
 
 /** Discord's SUPPRESS_EMBEDS message flag: no link previews under the message. */
 export const SUPPRESS_EMBEDS_FLAG = 1 << 2;
@@ -106,7 +105,7 @@ function mainContent(layout: DigestLayout, marker: string, threadPapers: number)
   if (layout.catchUp && !/while I was away/i.test(layout.header)) {
     const { missedSlots, since } = layout.catchUp;
     const missed = missedSlots === 1 ? '1 missed digest' : `${missedSlots} missed digests`;
-    lines.push(neutraliseMentions(`*While I was away: this digest stands for ${missed}, covering everything new since ${escapeMarkdown(dayOf(since))}.*`));
+    lines.push(neutraliseMentions(`*While I was away: this digest stands for ${missed}, covering everything new since ${escapeMarkup(dayOf(since))}.*`));
   }
   const nothingNew = layout.empty || (!layout.sections.some((s) => s.items.length) && !layout.thread.length);
   // Said once: the layout's header usually says it already.
@@ -249,7 +248,7 @@ function threadName(date: string): string {
  */
 function entry(item: DigestItem, n: number): string {
   const title = inline(item.title, MAX_TITLE) || 'Untitled';
-  const url = linkTarget(item.url);
+  const url = linkTarget(item.url, MAX_URL);
   const head = neutraliseMentions(`**${n}. ${url ? `[${title}](<${url}>)` : title}**`);
   const authors = lineStart(inline(item.authors, MAX_AUTHORS));
   const why = inline(item.why, MAX_WHY);
@@ -276,12 +275,12 @@ function inline(raw: string, max: number): string {
   // Neutralised before escaping as well as after: an escaped `\<@&1\>` no longer looks like a
   // mention to the neutraliser, and should still read as a broken one if the escape is lost.
   const flat = neutraliseMentions(raw.replace(/\s+/g, ' ').trim());
-  let escaped = escapeMarkdown(truncate(flat, max));
+  let escaped = escapeMarkup(truncate(flat, max));
   if (escaped.length > max) {
     let cut = max - ELLIPSIS.length;
     // Do not leave a lone backslash at the end, nor split a surrogate pair.
     if (escaped[cut - 1] === '\\' && !isEscapedBackslash(escaped, cut - 1)) cut -= 1;
-    if (isLowSurrogate(escaped.charCodeAt(cut)) && isHighSurrogate(escaped.charCodeAt(cut - 1))) cut -= 1;
+    if (splitsSurrogatePair(escaped, cut)) cut -= 1;
     escaped = escaped.slice(0, cut).trimEnd() + ELLIPSIS;
   }
   return neutraliseMentions(escaped);
@@ -299,21 +298,6 @@ function lineStart(text: string): string {
   return /^(?:#|>|-|\+|\d+[.)])/.test(text) ? `\\${text}` : text;
 }
 
-/** Backslash-escapes what could end a masked link early or restyle the text. */
-function escapeMarkdown(text: string): string {
-  return text.replace(/[\\[\]()*_~`|<>#]/g, '\\$&');
-}
-
-/**
- * A URL safe inside `(<…>)` of a masked link: http(s) only, no credentials, not absurdly long,
- * and the characters that could close the link or spell a mention percent-encoded.
- */
-function linkTarget(raw: string | undefined): string | undefined {
-  const url = safeHttpUrl(raw);
-  if (url === undefined || url.length > MAX_URL) return undefined;
-  return percentEncode(url, /[()<>@\s\\[\]]/g);
-}
-
 /** `2026-11-20` from an ISO instant; anything else as it is. */
 function dayOf(value: string): string {
   const day = /^\d{4}-\d{2}-\d{2}/.exec(value.trim());
@@ -326,12 +310,4 @@ function digestPayload(content: string, embeds: DiscordEmbed[]): DiscordDigestPa
   // which would hide its own embeds.
   if (!embeds.length) payload.flags = SUPPRESS_EMBEDS_FLAG;
   return payload;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
-}
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
 }

@@ -11,7 +11,7 @@ import { DiscordAPIError, HTTPError, REST, Routes } from 'discord.js';
 import type { Logger } from 'pino';
 import type { DigestLayout, DigestPublisher, PostedDigest } from '../../digest/model.ts';
 import { PaperbotError } from '../../errors.ts';
-import { neutraliseMentions } from '../../rag/mentions.ts';
+import { neutraliseMentions } from '../../chat-text.ts';
 import { renderDiscordDigest, type DiscordDigestPayload } from './digest-render.ts';
 
 export interface DiscordDigestPublisherOptions {

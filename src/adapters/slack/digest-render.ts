@@ -14,9 +14,8 @@
  * ping anyone. Pure: tested without a client.
  */
 import type { DigestItem, DigestLayout } from '../../digest/model.ts';
-import { safeHttpUrl } from '../../rag/links.ts';
-import { SLACK_LIMITS, blockTextLength, escapeSlackText, groupBlocks, slackLink, type ContextBlock, type MrkdwnText, type SectionBlock, type SlackBlock, type SlackMessage } from './render.ts';
-import { ELLIPSIS, truncate } from '../../rag/text.ts';
+import { safeHttpUrl, truncate } from '../../chat-text.ts';
+import { SLACK_LIMITS, blockTextLength, escapeSlackText, escapedLine, groupBlocks, slackLink, type ContextBlock, type MrkdwnText, type SectionBlock, type SlackBlock, type SlackMessage } from './render.ts';
 
 /** The channel message and the replies for its thread, in posting order. */
 export interface SlackDigest {
@@ -50,22 +49,6 @@ const NO_NEW_PAPERS = 'No new papers since the last digest.';
 // ---------------------------------------------------------------------------------------------
 // Text
 
-/**
- * One line of plain text, neutralised and escaped, at most `max` characters once escaped. The cut
- * is made on the plain text (so no `&amp;` is cut in half) and shrinks until the escaped form fits;
- * a mention cut in half is harmless, since `<` is escaped and the word forms need the whole word.
- */
-function fitLine(text: string, max: number): string {
-  const raw = text.replace(/\s+/g, ' ').trim();
-  let cut = raw.length;
-  for (;;) {
-    const escaped = escapeSlackText(cut < raw.length ? truncate(raw, cut) : raw);
-    if (escaped.length <= max) return escaped;
-    if (cut <= 1) return ELLIPSIS;
-    cut = Math.min(cut - 1, Math.floor((cut * max) / escaped.length));
-  }
-}
-
 function mrkdwn(text: string): MrkdwnText {
   return { type: 'mrkdwn', text, verbatim: true };
 }
@@ -91,7 +74,7 @@ function titleLine(item: DigestItem): string {
   const url = safeHttpUrl(item.url);
   const linked = url !== undefined && url.length <= SLACK_DIGEST_LIMITS.url ? slackLink(url, title) : '';
   if (linked && linked.length <= SLACK_DIGEST_LIMITS.titleLine) return `*${linked}*`;
-  return `*${fitLine(title, SLACK_DIGEST_LIMITS.titleLine)}*`;
+  return `*${escapedLine(title, SLACK_DIGEST_LIMITS.titleLine)}*`;
 }
 
 /**
@@ -100,16 +83,16 @@ function titleLine(item: DigestItem): string {
  */
 function paperBlock(item: DigestItem): SectionBlock {
   const head = [titleLine(item)];
-  if (item.authors.trim()) head.push(fitLine(item.authors, SLACK_DIGEST_LIMITS.authors));
-  const id = fitLine(item.id.replace(/`/g, ''), SLACK_DIGEST_LIMITS.id);
-  const why = item.why.trim() ? `_${fitLine(item.why, SLACK_DIGEST_LIMITS.why)}_ · \`${id}\`` : `\`${id}\``;
+  if (item.authors.trim()) head.push(escapedLine(item.authors, SLACK_DIGEST_LIMITS.authors));
+  const id = escapedLine(item.id.replace(/`/g, ''), SLACK_DIGEST_LIMITS.id);
+  const why = item.why.trim() ? `_${escapedLine(item.why, SLACK_DIGEST_LIMITS.why)}_ · \`${id}\`` : `\`${id}\``;
   const used = head.reduce((sum, line) => sum + line.length + 1, 0) + why.length + 1;
-  const summary = item.summary.trim() ? fitLine(item.summary, Math.min(SLACK_DIGEST_LIMITS.summary, SLACK_LIMITS.sectionText - used)) : '';
+  const summary = item.summary.trim() ? escapedLine(item.summary, Math.min(SLACK_DIGEST_LIMITS.summary, SLACK_LIMITS.sectionText - used)) : '';
   return section([...head, ...(summary ? [summary] : []), why].join('\n'));
 }
 
 function headingBlock(heading: string): SectionBlock {
-  return section(`*${fitLine(heading, SLACK_DIGEST_LIMITS.heading)}*`);
+  return section(`*${escapedLine(heading, SLACK_DIGEST_LIMITS.heading)}*`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,12 +104,12 @@ function needsAwayMark(layout: DigestLayout): boolean {
 }
 
 function headerBlock(layout: DigestLayout): SectionBlock {
-  const lines = [`*${fitLine(layout.header, SLACK_DIGEST_LIMITS.header)}*`];
+  const lines = [`*${escapedLine(layout.header, SLACK_DIGEST_LIMITS.header)}*`];
   if (layout.catchUp && needsAwayMark(layout)) {
     const { missedSlots, since } = layout.catchUp;
     // `since` is an ISO instant; its day is what a reader needs.
     const day = /^\d{4}-\d{2}-\d{2}/.exec(since)?.[0] ?? since;
-    lines.push(`_${fitLine(`While I was away: this digest stands for ${plural(missedSlots, 'missed digest')} since ${day}.`, SLACK_DIGEST_LIMITS.header)}_`);
+    lines.push(`_${escapedLine(`While I was away: this digest stands for ${plural(missedSlots, 'missed digest')} since ${day}.`, SLACK_DIGEST_LIMITS.header)}_`);
   }
   return section(lines.join('\n'));
 }
@@ -147,7 +130,7 @@ function notesBlock(notes: readonly string[]): SectionBlock | undefined {
   const shown: string[] = [];
   const reserve = 80;
   for (const [i, note] of lines.entries()) {
-    const line = `:warning: ${fitLine(note, SLACK_DIGEST_LIMITS.note)}`;
+    const line = `:warning: ${escapedLine(note, SLACK_DIGEST_LIMITS.note)}`;
     const length = shown.reduce((sum, l) => sum + l.length + 1, 0) + line.length;
     if (length > SLACK_DIGEST_LIMITS.notes - reserve) {
       shown.push(`:warning: …and ${plural(lines.length - i, 'more problem')}: see paperbot's log.`);
@@ -211,9 +194,9 @@ export function renderSlackDigest(layout: DigestLayout): SlackDigest {
   const threadBlocks = threadContent(layout, overflow);
   const threadPapers = overflow.length + layout.thread.length;
   const mainBlocks = [...body, ...(threadBlocks.length ? [threadNote(threadPapers)] : []), ...tail];
-  const fallback = fitLine(needsAwayMark(layout) ? `While I was away: ${layout.header}` : layout.header, SLACK_DIGEST_LIMITS.fallbackText) || 'Paper digest';
+  const fallback = escapedLine(needsAwayMark(layout) ? `While I was away: ${layout.header}` : layout.header, SLACK_DIGEST_LIMITS.fallbackText) || 'Paper digest';
   const thread = pack(threadBlocks).map((blocks, i, all) => ({
-    text: fitLine(`More papers from the digest${all.length > 1 ? ` (${i + 1}/${all.length})` : ''}: ${layout.header}`, SLACK_DIGEST_LIMITS.fallbackText),
+    text: escapedLine(`More papers from the digest${all.length > 1 ? ` (${i + 1}/${all.length})` : ''}: ${layout.header}`, SLACK_DIGEST_LIMITS.fallbackText),
     blocks,
   }));
   return { main: { text: fallback, blocks: mainBlocks }, thread };
@@ -234,7 +217,7 @@ function threadContent(layout: DigestLayout, overflow: readonly Unit[]): SlackBl
     blocks.push(...layout.thread.map(paperBlock));
   }
   if (layout.more && layout.more.count > 0) {
-    blocks.push(section(fitLine(moreLine(layout.more), SLACK_LIMITS.sectionText)));
+    blocks.push(section(escapedLine(moreLine(layout.more), SLACK_LIMITS.sectionText)));
   }
   return blocks;
 }

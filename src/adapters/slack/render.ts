@@ -13,11 +13,9 @@
  * Pure and free of @slack/bolt on purpose: the blocks are plain objects shaped like Slack's API
  * JSON, so these rules are tested without a client. Lengths are counted in UTF-16 code units.
  */
-import type { Answer, AnswerSource } from '../../rag/answer.ts';
-import { neutraliseMentions } from '../../rag/mentions.ts';
-import { percentEncode, safeHttpUrl } from '../../rag/links.ts';
-import { splitMessage } from '../discord/render.ts';
-import { ELLIPSIS, truncate } from '../../rag/text.ts';
+import { ELLIPSIS, NO_ANSWER, answerBody, neutraliseMentions, percentEncode, safeHttpUrl, splitMessage, streamingPreview, truncate } from '../../chat-text.ts';
+import type { Answer, AnswerSource } from '../../rag/types.ts';
+import { feedbackButtons } from '../chat/ids.ts';
 
 /** Slack's Block Kit limits, in characters, and the budget this renderer keeps to. */
 export const SLACK_LIMITS = {
@@ -77,12 +75,7 @@ export interface RenderAnswerBlocksOptions {
   answerId?: number;
 }
 
-export const FEEDBACK_ACTIONS = { up: 'feedback_up', down: 'feedback_down' } as const;
-
 const ZWSP = '\u200b';
-const PREVIEW_SUFFIX = ` ${ELLIPSIS}`;
-const FENCE = '```';
-const FENCE_CLOSE = `\n${FENCE}`;
 /** A source line's title is cut here (before escaping), so one huge title cannot crowd the rest out. */
 const MAX_TITLE_IN_LINE = 200;
 const MAX_DATE_IN_LINE = 40;
@@ -91,7 +84,6 @@ const MAX_URL_IN_LINE = 1000;
 const ALSO_RELEVANT = '*Also relevant*';
 const SOURCES_HEADING = '*Sources*';
 const REFUSAL_HEADING = '*Closest papers, probably not what you need*';
-const NO_ANSWER = 'No answer was produced.';
 const CONTINUED = '_Continued in the thread._';
 const FALLBACK = 'Paperbot answer';
 
@@ -138,7 +130,7 @@ function linkTarget(raw: string | undefined): string | undefined {
 // Fitting escaped text
 
 /**
- * Splits text (already neutralised, not yet escaped) with the Discord renderer's `splitMessage`,
+ * Splits text (already neutralised, not yet escaped) with chat-text's `splitMessage`,
  * so no `[n]` citation or code block is cut, into chunks whose escaped form is at most `max`.
  * Splitting happens before escaping so no `&amp;` is ever cut in half; a chunk that grows past
  * `max` when escaped is split again with a proportionally smaller limit.
@@ -151,8 +143,11 @@ function escapedChunks(text: string, max: number, limit = max): string[] {
   });
 }
 
-/** Neutralised, escaped, one line, and at most `max` characters (cut with "…" before escaping). */
-function escapedLine(text: string, max: number): string {
+/**
+ * One line of plain text, neutralised and escaped, at most `max` characters once escaped. The cut
+ * is made on the plain text (so no `&amp;` is cut in half) and shrinks until the escaped form fits.
+ */
+export function escapedLine(text: string, max: number): string {
   const raw = neutralise(text.replace(/\s+/g, ' ').trim());
   let cut = raw.length;
   for (;;) {
@@ -197,15 +192,7 @@ function contextBlocks(lines: readonly string[]): ContextBlock[] {
 export function renderStreamingBlocks(text: string): SlackBlock[] {
   const safe = neutralise(text).trimEnd();
   if (!safe.trim()) return [section(ELLIPSIS)];
-  const limit = SLACK_LIMITS.sectionText - PREVIEW_SUFFIX.length;
-  const whole = escapeEntities(safe);
-  let head = whole.length <= limit && !hasOpenFence(whole) ? whole : (escapedChunks(safe, limit - FENCE_CLOSE.length)[0] ?? '');
-  if (hasOpenFence(head)) head += FENCE_CLOSE;
-  return [section(head + PREVIEW_SUFFIX)];
-}
-
-function hasOpenFence(text: string): boolean {
-  return (text.split(FENCE).length - 1) % 2 === 1;
+  return [section(streamingPreview(escapeEntities(safe), SLACK_LIMITS.sectionText, (limit) => escapedChunks(safe, limit)[0]))];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,19 +207,13 @@ function hasOpenFence(text: string): boolean {
  * has at most 50 blocks and under 11,000 characters of block text.
  */
 export function renderAnswerBlocks(answer: Answer, options: RenderAnswerBlocksOptions = {}): { messages: SlackMessage[] } {
-  const blocks: SlackBlock[] = escapedChunks(neutralise(answerContent(answer)), SLACK_LIMITS.sectionText).map(section);
+  const blocks: SlackBlock[] = escapedChunks(neutralise(answerBody(answer)), SLACK_LIMITS.sectionText).map(section);
   blocks.push(...contextBlocks(sourceLines(answer)));
   const notices = answer.notices.map((notice) => notice.trim()).filter(Boolean);
   blocks.push(...contextBlocks(notices.map((notice) => escapedLine(notice, SLACK_LIMITS.contextElementText))));
   if (!blocks.length) blocks.push(section(NO_ANSWER));
   if (options.answerId !== undefined) blocks.push(feedbackBlock(options.answerId));
   return { messages: packBlocks(blocks) };
-}
-
-function answerContent(answer: Answer): string {
-  const reason = answer.refusal?.reason.trim();
-  if (!reason || answer.text.includes(reason)) return answer.text;
-  return answer.text.trim() ? `${reason}\n\n${answer.text}` : reason;
 }
 
 function sourceLines(answer: Answer): string[] {
@@ -256,13 +237,12 @@ function sourceLine(source: AnswerSource): string {
 }
 
 function feedbackBlock(answerId: number): ActionsBlock {
-  const button = (action_id: string, emoji: string): ButtonElement => ({
+  const button = (rating: 'up' | 'down', emoji: string): ButtonElement => ({
     type: 'button',
-    action_id,
+    ...feedbackButtons.slack.encode({ rating, answerId }),
     text: { type: 'plain_text', text: emoji, emoji: true },
-    value: String(answerId),
   });
-  return { type: 'actions', elements: [button(FEEDBACK_ACTIONS.up, '👍'), button(FEEDBACK_ACTIONS.down, '👎')] };
+  return { type: 'actions', elements: [button('up', '👍'), button('down', '👎')] };
 }
 
 /** The characters of text a block carries, as Slack counts them towards its message limit. */

@@ -2,20 +2,25 @@
  * The Slack adapter (Bolt): slash commands, mentions answered in threads, thread follow-ups
  * without a mention, direct messages, and 👍/👎 buttons, in Socket Mode (app-level token, no
  * public URL) or over HTTP (signing secret; Bolt verifies signatures and rejects bad ones with
- * 401). It only renders the core's answers; the queue and rate limit are shared with Discord.
+ * 401). The ask flow (checks, queue, streaming, answer log, turns) is the platform-neutral
+ * `ChatSession`, with the queue and rate limit shared with Discord; this file is only transport,
+ * event wiring and rendering.
  */
-import { App, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { App } from '@slack/bolt';
 import type { Logger } from 'pino';
-import { commands } from '../../commands/index.ts';
+import { truncate } from '../../chat-text.ts';
 import type { DigestPreview } from '../../digest/model.ts';
 import { PaperbotError } from '../../errors.ts';
-import type { Answer } from '../../rag/answer.ts';
-import type { PaperbotCore, PastTurn } from '../../rag/paperbot-core.ts';
-import { AnswerQueue } from '../shared/answer-queue.ts';
-import { describeChatFailure } from '../shared/failure.ts';
-import { RateLimiter, describeRetry } from '../shared/rate-limiter.ts';
+import type { PaperbotCore } from '../../rag/paperbot-core.ts';
+import type { AnswerQueue } from '../chat/answer-queue.ts';
+import { ChatSession, type ChatAdapter, type ChatCommand } from '../chat/chat-session.ts';
+import { SLACK_FEEDBACK_ACTIONS, feedbackButtons, type ConversationRef } from '../chat/ids.ts';
+import type { RateLimiter } from '../chat/rate-limiter.ts';
+import { REPLIES } from '../chat/replies.ts';
 import { renderSlackDigest } from './digest-render.ts';
-import { SLACK_LIMITS, escapeSlackText, renderAnswerBlocks, renderStreamingBlocks, type SlackBlock, type SlackMessage } from './render.ts';
+import { SLACK_LIMITS, escapeSlackText, type SlackBlock, type SlackMessage } from './render.ts';
+import { SlackAnswer, safeText, type Respond } from './slack-answer.ts';
+import { slackLogger } from './slack-logger.ts';
 
 export interface SlackCommandNames {
   ask: string;
@@ -42,32 +47,12 @@ export interface SlackBotOptions {
   digestPreview?: DigestPreview;
 }
 
-/** Bolt's logger interface on top of our pino logger, so its logs are structured like ours. */
-function boltLogger(logger: Logger): BoltLogger {
-  let level = LogLevel.WARN;
-  return {
-    debug: (...msg: unknown[]) => logger.debug({ bolt: msg }, 'bolt'),
-    info: (...msg: unknown[]) => logger.info({ bolt: msg }, 'bolt'),
-    warn: (...msg: unknown[]) => logger.warn({ bolt: msg }, 'bolt'),
-    error: (...msg: unknown[]) => logger.error({ bolt: msg }, 'bolt'),
-    setLevel: (next: LogLevel) => (level = next),
-    getLevel: () => level,
-    setName: () => undefined,
-  };
-}
-
 /** A response_url takes 5 posts; a digest preview keeps within them. */
 const MAX_RESPONSES = 5;
-
-type Respond = (message: { text: string; blocks?: SlackBlock[]; response_type?: 'ephemeral' | 'in_channel' }) => Promise<unknown>;
-
-/** Where an answer is written: a channel (with thread), or an ephemeral response_url. */
-interface SlackTarget {
-  channel: string;
-  threadTs?: string;
-  /** For slash commands: the fallback when the bot may not post in the channel. */
-  respond?: Respond;
-}
+/** A command's text stays inside one response. */
+const COMMAND_REPLY = 3900;
+/** Slack's user mentions, `<@U123>` and `<@U123|name>`, as they arrive in message text. */
+const USER_MENTION = /<@[A-Z0-9]+(?:\|[^>]*)?>/g;
 
 const HELP = [
   '*paperbot* answers questions from the paper abstracts it holds, citing each paper as [n].',
@@ -78,8 +63,10 @@ const HELP = [
   '• 👍 / 👎 under an answer tell whoever runs me how it did',
 ].join('\n');
 
-export class SlackBot {
+export class SlackBot implements ChatAdapter {
+  readonly name = 'slack' as const;
   private readonly app: App;
+  private readonly session: ChatSession;
   private readonly seenEvents = new Set<string>();
   private botUserId = '';
   private closing = false;
@@ -88,7 +75,8 @@ export class SlackBot {
     private readonly core: PaperbotCore,
     private readonly options: SlackBotOptions,
   ) {
-    const shared = { token: options.botToken, clientOptions: { slackApiUrl: options.apiUrl }, logger: boltLogger(options.logger) };
+    this.session = new ChatSession(core, { platform: 'slack', queue: options.queue, limiter: options.limiter, logger: options.logger, editIntervalMs: options.editIntervalMs });
+    const shared = { token: options.botToken, clientOptions: { slackApiUrl: options.apiUrl }, logger: slackLogger(options.logger, 'bolt') };
     this.app = options.appToken
       ? new App({ ...shared, appToken: options.appToken, socketMode: true })
       : new App({ ...shared, signingSecret: options.signingSecret ?? '', port: options.port });
@@ -112,15 +100,16 @@ export class SlackBot {
     return `ready (http :${this.options.port})`;
   }
 
+  /** Stops taking questions, lets running answers finish (or tells their askers), stops the receiver. */
   async stop(graceMs = 10_000): Promise<void> {
     this.closing = true;
-    await this.options.queue.close({ cancelWaiting: true, graceMs });
+    await this.session.close(graceMs);
     await this.app.stop();
   }
 
   private register(): void {
     const names = this.options.commands;
-    this.app.command(names.ask, async ({ command, ack, respond, logger }) => {
+    this.app.command(names.ask, async ({ command, ack, respond }) => {
       let text = command.text.trim();
       let isPrivate = this.options.privateDefault;
       if (/^--private\b/.test(text)) {
@@ -128,18 +117,9 @@ export class SlackBot {
         text = text.replace(/^--private\b/, '').trim();
       }
       // Slack allows 3 s: acknowledge first, visible to the asker only.
-      await ack({ response_type: 'ephemeral', text: `Searching ${this.core.library.store.count()} abstracts…` });
-      try {
-        if (isPrivate) {
-          this.precheck(text, command.user_id);
-          await this.respondAll((message) => respond(message), await this.answer(text, [], async () => undefined));
-          return;
-        }
-        await this.answerInChannel({ channel: command.channel_id, respond: (message) => respond(message) }, text, command.user_id, []);
-      } catch (error) {
-        logger.debug(error);
-        await respond({ response_type: 'ephemeral', text: this.describeFailure(error, command.trigger_id) });
-      }
+      await ack({ response_type: 'ephemeral', text: `Searching ${this.core.paperCount()} abstracts…` });
+      const where = isPrivate ? { respond } : { channel: command.channel_id, respond };
+      await this.session.ask(new SlackAnswer(this.app.client, this.options.logger, command.trigger_id, where), { question: text, userId: command.user_id });
     });
 
     for (const [name, definitionName] of [
@@ -173,9 +153,8 @@ export class SlackBot {
 
     this.app.event('app_mention', async ({ event, body }) => {
       if (this.isRetry(body)) return;
-      const question = (event.text ?? '').replace(/<@[A-Z0-9]+(?:\|[^>]*)?>/g, '').trim();
-      const threadTs = event.thread_ts ?? event.ts;
-      await this.answerConversation(event.channel, threadTs, question, event.user ?? 'unknown');
+      const question = (event.text ?? '').replace(USER_MENTION, '').trim();
+      await this.answerInThread(event.channel, event.thread_ts ?? event.ts, question, event.user ?? 'unknown');
     });
 
     this.app.message(async ({ message, body }) => {
@@ -184,35 +163,25 @@ export class SlackBot {
       // Replies also sent to the channel, and messages with files, are follow-ups too.
       if ((m.subtype && m.subtype !== 'thread_broadcast' && m.subtype !== 'file_share') || m.bot_id || !m.user || !m.text) return;
       if (m.channel_type === 'im') {
-        await this.answerConversation(m.channel, m.thread_ts ?? m.ts, m.text.replace(/<@[A-Z0-9]+(?:\|[^>]*)?>/g, '').trim(), m.user);
+        await this.answerInThread(m.channel, m.thread_ts ?? m.ts, m.text.replace(USER_MENTION, '').trim(), m.user);
         return;
       }
       // In channels, mentions are answered by the app_mention handler; here only follow-ups in our threads.
       if (this.botUserId && m.text.includes(`<@${this.botUserId}>`)) return;
-      if (m.thread_ts && this.core.conversation(this.conversationId(m.channel, m.thread_ts), 1).length) {
-        await this.answerConversation(m.channel, m.thread_ts, m.text.trim(), m.user);
+      if (m.thread_ts && this.session.knows({ platform: 'slack', channel: m.channel, threadTs: m.thread_ts })) {
+        await this.answerInThread(m.channel, m.thread_ts, m.text.trim(), m.user);
       }
     });
 
-    for (const [actionId, rating] of [
-      ['feedback_up', 'up'],
-      ['feedback_down', 'down'],
-    ] as const) {
+    for (const actionId of Object.values(SLACK_FEEDBACK_ACTIONS)) {
       this.app.action(actionId, async ({ ack, action, body, respond }) => {
         await ack();
         const value = 'value' in action ? String(action.value ?? '') : '';
-        try {
-          this.core.recordFeedback(Number(value), body.user.id, rating);
-          await respond({ response_type: 'ephemeral', replace_original: false, text: rating === 'up' ? 'Thanks, noted 👍' : 'Thanks, noted 👎: this helps whoever runs paperbot improve it.' });
-        } catch (error) {
-          await respond({ response_type: 'ephemeral', replace_original: false, text: this.describeFailure(error, value) });
-        }
+        const vote = feedbackButtons.slack.decode({ action_id: actionId, value });
+        const reply = this.session.recordFeedback(vote, body.user.id, value);
+        await respond({ response_type: 'ephemeral', replace_original: false, text: safeText(reply) });
       });
     }
-  }
-
-  private conversationId(channel: string, threadTs: string): string {
-    return `slack:${channel}:${threadTs}`;
   }
 
   /** Slack retries events it thinks were not acknowledged: answer each event id once. */
@@ -225,121 +194,19 @@ export class SlackBot {
     return false;
   }
 
-  private async answerConversation(channel: string, threadTs: string, question: string, userId: string): Promise<void> {
-    const client = this.app.client;
+  /** A mention, a follow-up or a direct message: answered in its thread, with the thread as context. */
+  private async answerInThread(channel: string, threadTs: string, question: string, userId: string): Promise<void> {
     if (!question) {
-      await client.chat.postMessage({ channel, thread_ts: threadTs, text: 'Ask me something after the mention, e.g. `@paperbot how can I edit a real photo with a diffusion model?`' });
+      await this.app.client.chat.postMessage({ channel, thread_ts: threadTs, text: REPLIES.mentionOnly });
       return;
     }
-    const id = this.conversationId(channel, threadTs);
+    const conversation: ConversationRef = { platform: 'slack', channel, threadTs };
+    await this.session.ask(new SlackAnswer(this.app.client, this.options.logger, threadTs, { channel, threadTs }), { question, userId, conversation });
+  }
+
+  private async runCommand(name: ChatCommand, text: string): Promise<string> {
     try {
-      const answer = await this.answerInChannel({ channel, threadTs }, question, userId, this.core.conversation(id, 5));
-      if (answer) this.core.rememberTurn(id, { question, answer });
-    } catch (error) {
-      // Before anything was posted (empty or too long, rate limit): say so in the thread.
-      await client.chat.postMessage({ channel, thread_ts: threadTs, text: this.describeFailure(error, threadTs) });
-    }
-  }
-
-  /** Checks the question and the asker's rate limit before anything is posted; throws a usage error. */
-  private precheck(question: string, userId: string): void {
-    this.core.validateQuestion(question);
-    const decision = this.options.limiter.take(userId);
-    if (!decision.allowed) throw new PaperbotError('usage', `You have asked a lot in the last minute; try again ${describeRetry(decision.retryAfterMs)}.`);
-  }
-
-  /**
-   * Posts, grows the message with throttled chat.update, and finishes with the rendered answer.
-   * A failure after the first post replaces that post with a short, honest message.
-   */
-  private async answerInChannel(target: SlackTarget, question: string, userId: string, history: readonly PastTurn[]): Promise<Answer | undefined> {
-    this.precheck(question, userId);
-    const client = this.app.client;
-    let ts: string | undefined;
-    try {
-      const posted = await client.chat.postMessage({ channel: target.channel, text: '…', ...(target.threadTs ? { thread_ts: target.threadTs } : {}) });
-      ts = posted.ts;
-    } catch (error) {
-      if (!target.respond) throw error;
-      // Typically not_in_channel: answer the asker through response_url instead.
-      const answer = await this.answer(question, history, async () => undefined);
-      const invite: SlackBlock = { type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: '_I cannot post in this channel: invite me with `/invite @paperbot` to answer here for everyone._' }] };
-      await this.respondAll(target.respond, answer, [invite]);
-      return answer;
-    }
-    const update = async (message: { text: string; blocks: SlackBlock[] }) => {
-      if (ts) await client.chat.update({ channel: target.channel, ts, text: message.text, blocks: message.blocks });
-    };
-    let answer: Answer;
-    try {
-      answer = await this.answer(question, history, (text) => update({ text: '…', blocks: renderStreamingBlocks(text) }));
-    } catch (error) {
-      const text = this.describeFailure(error, ts ?? 'slack');
-      await update({ text, blocks: [{ type: 'section', text: { type: 'mrkdwn', verbatim: true, text } }] }).catch(() => undefined);
-      return undefined;
-    }
-    const { messages } = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') });
-    await this.deliver(target, ts, messages);
-    return answer;
-  }
-
-  /** Sends a whole answer through response_url (5 uses allowed): every message, extra blocks first. */
-  private async respondAll(respond: NonNullable<SlackTarget['respond']>, answer: Answer, lead: SlackBlock[] = []): Promise<void> {
-    const { messages } = renderAnswerBlocks(answer, { answerId: this.core.logAnswer(answer, 'slack') });
-    for (const [i, message] of messages.slice(0, 4).entries()) {
-      await respond({ response_type: 'ephemeral', text: message.text, blocks: i === 0 ? [...lead, ...message.blocks] : message.blocks });
-    }
-  }
-
-  private async deliver(target: SlackTarget, ts: string | undefined, messages: SlackMessage[]): Promise<void> {
-    const client = this.app.client;
-    const [first, ...rest] = messages;
-    if (!first) return;
-    try {
-      if (!ts) throw new Error('no message to update');
-      await client.chat.update({ channel: target.channel, ts, text: first.text, blocks: first.blocks });
-    } catch (error) {
-      // chat.update failed (deleted message, rate limit): finish with a single new post.
-      this.options.logger.warn({ err: error }, 'slack: chat.update failed; posting the answer instead');
-      const posted = await client.chat.postMessage({ channel: target.channel, text: first.text, blocks: first.blocks, ...(target.threadTs ? { thread_ts: target.threadTs } : {}) });
-      ts = posted.ts;
-    }
-    // Overflow goes into the thread of the answer.
-    const threadTs = target.threadTs ?? ts;
-    for (const message of rest) await client.chat.postMessage({ channel: target.channel, text: message.text, blocks: message.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) });
-  }
-
-  /** Queue, stream; `onProgress` gets the growing text at most once per edit interval. */
-  private async answer(question: string, history: readonly PastTurn[], onProgress: (text: string) => Promise<unknown>): Promise<Answer> {
-    return this.options.queue.enqueue(async (signal) => {
-      let text = '';
-      let last = 0;
-      let final: Answer | undefined;
-      for await (const event of this.core.askStream(question, { signal, history })) {
-        if (event.type === 'delta') {
-          text += event.text;
-          if (Date.now() - last >= this.options.editIntervalMs) {
-            last = Date.now();
-            await onProgress(text).catch((error: unknown) => this.options.logger.warn({ err: error }, 'slack: progress update failed'));
-          }
-        } else if (event.type === 'answer') {
-          final = event.answer;
-        }
-      }
-      if (!final) throw new PaperbotError('internal', 'The answer stream ended without an answer.');
-      return final;
-    });
-  }
-
-  private async runCommand(name: string, text: string): Promise<string> {
-    const definition = commands.find((command) => command.name === name);
-    if (!definition) return HELP;
-    const input: Record<string, unknown> = {};
-    for (const argument of definition.arguments) input[argument.name] = text.trim();
-    const parsed = definition.input.safeParse(input);
-    if (!parsed.success) return `That does not look right: ${parsed.error.issues[0]?.message ?? 'invalid input'}.`;
-    try {
-      return escapeSlackText(definition.toText(await definition.run(this.core, parsed.data))).slice(0, 3900);
+      return truncate(escapeSlackText(await this.session.runCommand(name, () => text.trim())), COMMAND_REPLY);
     } catch (error) {
       return this.describeFailure(error, name);
     }
@@ -352,7 +219,7 @@ export class SlackBot {
   private async previewDigest(channel: string, targetName: string, respond: Respond): Promise<void> {
     const say = (text: string) => respond({ response_type: 'ephemeral', text: escapeSlackText(text) });
     if (!this.options.digestPreview) {
-      await say('No digest is configured: whoever runs paperbot can set one up in paperbot.digest.yml (see the README).');
+      await say(REPLIES.noDigest);
       return;
     }
     const result = await this.options.digestPreview({ platform: 'slack', channel, ...(targetName ? { targetName } : {}) });
@@ -379,7 +246,6 @@ export class SlackBot {
   }
 
   private describeFailure(error: unknown, requestId: string): string {
-    return escapeSlackText(describeChatFailure(error, requestId, this.options.logger, 'slack')).slice(0, 2900);
+    return safeText(this.session.describeFailure(error, requestId));
   }
-
 }

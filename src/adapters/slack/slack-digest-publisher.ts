@@ -5,13 +5,14 @@
  * a digest claimed before a crash was posted. Slack's refusals become `PaperbotError('platform')`
  * messages that say what to fix.
  */
-import { WebClient, LogLevel, type Logger as SlackLogger } from '@slack/web-api';
+import { WebClient } from '@slack/web-api';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { PaperbotError } from '../../errors.ts';
 import type { DigestLayout, DigestPublisher, PostedDigest } from '../../digest/model.ts';
 import { renderSlackDigest } from './digest-render.ts';
 import { escapeSlackText, type SlackMessage } from './render.ts';
+import { slackLogger } from './slack-logger.ts';
 
 export interface SlackDigestPublisherOptions {
   /** The bot token (SLACK_BOT_TOKEN). */
@@ -43,20 +44,6 @@ const historySchema = z.object({
     .default([]),
 });
 
-/** @slack/web-api's logger interface on top of our pino logger, so its few logs are structured like ours. */
-function slackLogger(logger: Logger): SlackLogger {
-  let level = LogLevel.WARN;
-  return {
-    debug: (...msg: unknown[]) => logger.debug({ slack: msg }, 'slack web api'),
-    info: (...msg: unknown[]) => logger.info({ slack: msg }, 'slack web api'),
-    warn: (...msg: unknown[]) => logger.warn({ slack: msg }, 'slack web api'),
-    error: (...msg: unknown[]) => logger.error({ slack: msg }, 'slack web api'),
-    setLevel: (next: LogLevel) => (level = next),
-    getLevel: () => level,
-    setName: () => undefined,
-  };
-}
-
 export class SlackDigestPublisher implements DigestPublisher {
   readonly platform = 'slack' as const;
   private readonly client: WebClient;
@@ -68,7 +55,7 @@ export class SlackDigestPublisher implements DigestPublisher {
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.client = new WebClient(options.token, {
       slackApiUrl: options.apiUrl,
-      logger: slackLogger(this.logger),
+      logger: slackLogger(this.logger, 'slack web api'),
       // No automatic retries: a re-sent chat.postMessage whose first answer was lost posts the
       // digest twice. An uncertain failure is settled by reading the channel instead (findPosted).
       retryConfig: { retries: 0 },
