@@ -12,22 +12,15 @@ import { HnswIndexFile } from './adapters/hnswlib/hnsw-vector-index.ts';
 import { OllamaChatModel } from './adapters/ollama/ollama-chat-model.ts';
 import { hasModel, listOllamaModels, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
 import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
-import { CronerCalendar } from './adapters/croner/croner-calendar.ts';
-import { ArxivApiSource } from './adapters/sources/arxiv-source.ts';
-import { FsInboxSource } from './adapters/sources/fs-inbox-source.ts';
-import { HuggingFaceDailyPapersSource } from './adapters/sources/huggingface-source.ts';
 import { openSqliteDatabase, type SqliteDatabase } from './adapters/sqlite/sqlite-database.ts';
-import { SqliteDigestStore } from './adapters/sqlite/sqlite-digest-store.ts';
 import { SqliteFeedbackStore } from './adapters/sqlite/sqlite-feedback-store.ts';
 import { SqlitePaperStore } from './adapters/sqlite/sqlite-paper-store.ts';
-import { loadDigestTargets } from './adapters/yaml/digest-config-file.ts';
 import type { AnswerQueue } from './adapters/chat/answer-queue.ts';
 import type { RateLimiter } from './adapters/chat/rate-limiter.ts';
 import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
-import { DigestScheduler } from './digest/digest-scheduler.ts';
-import { DigestService, type RunOutcome } from './digest/digest-service.ts';
-import type { DigestPublisher, DigestTarget, PaperSource } from './digest/model.ts';
-import { ModelSummarizer } from './digest/model-summarizer.ts';
+import type { DigestScheduler } from './digest/digest-scheduler.ts';
+import type { DigestService, RunOutcome } from './digest/digest-service.ts';
+import type { CronCalendar, DigestPublisher, DigestTarget, PaperSource } from './digest/model.ts';
 import { PaperbotError } from './errors.ts';
 import { PLATFORMS, type Platform } from './platforms.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -222,16 +215,24 @@ export function checkDigestPlatforms(config: Config, targets: readonly DigestTar
   throw new PaperbotError('config', `Digest targets cannot post:\n${lines.join('\n')}\nSet the missing settings (see .env.example), or remove those targets from ${config.DIGEST_CONFIG}.`);
 }
 
-const calendar = new CronerCalendar();
+// The digest's parts (cron, YAML, live sources) load only for the commands that run digests,
+// so `ask` and `search` start without them.
+let calendar: CronCalendar | undefined;
+async function cronCalendar(): Promise<CronCalendar> {
+  const { CronerCalendar } = await import('./adapters/croner/croner-calendar.ts');
+  return (calendar ??= new CronerCalendar());
+}
 
 /** The targets in DIGEST_CONFIG, or null when that file does not exist; a broken file is a `config` error. */
-export function readDigestTargets(config: Config): DigestTarget[] | null {
-  return loadDigestTargets(path.resolve(config.DIGEST_CONFIG), calendar);
+export async function readDigestTargets(config: Config): Promise<DigestTarget[] | null> {
+  const { loadDigestTargets } = await import('./adapters/yaml/digest-config-file.ts');
+  return loadDigestTargets(path.resolve(config.DIGEST_CONFIG), await cronCalendar());
 }
 
 /** Runs the digest targets on their cron schedules beside the bots. */
-export function createDigestScheduler(service: DigestService, logger: Logger, onOutcome: (outcome: RunOutcome) => void): DigestScheduler {
-  return new DigestScheduler(service, calendar, logger, onOutcome);
+export async function createDigestScheduler(service: DigestService, logger: Logger, onOutcome: (outcome: RunOutcome) => void): Promise<DigestScheduler> {
+  const { DigestScheduler } = await import('./digest/digest-scheduler.ts');
+  return new DigestScheduler(service, await cronCalendar(), logger, onOutcome);
 }
 
 export interface DigestParts {
@@ -264,8 +265,14 @@ export async function createDigest(
   options: { owner?: { id: string; isAlive: (owner: string) => boolean } } = {},
 ): Promise<DigestParts | null> {
   const file = path.resolve(config.DIGEST_CONFIG);
-  const targets = loadDigestTargets(file, calendar);
+  const targets = await readDigestTargets(config);
   if (!targets) return null;
+  const [{ DigestService }, { ModelSummarizer }, { SqliteDigestStore }, { FsInboxSource }] = await Promise.all([
+    import('./digest/digest-service.ts'),
+    import('./digest/model-summarizer.ts'),
+    import('./adapters/sqlite/sqlite-digest-store.ts'),
+    import('./adapters/sources/fs-inbox-source.ts'),
+  ]);
   const { logger, clock, library } = paperbot;
   const publishers: Partial<Record<Platform, DigestPublisher>> = {};
   for (const platform of new Set(targets.map((target) => target.platform))) {
@@ -275,8 +282,14 @@ export async function createDigest(
   const listed = new Set(targets.flatMap((t) => t.sources));
   const sourcePolicy = { timeoutMs: config.SOURCE_TIMEOUT_MS, maxRetryAfterMs: config.SOURCE_MAX_RETRY_AFTER_MS, logger };
   const sources: Partial<Record<PaperSource['name'], PaperSource>> = {};
-  if (listed.has('huggingface')) sources.huggingface = new HuggingFaceDailyPapersSource({ url: config.HF_PAPERS_URL, maxDays: config.DIGEST_MAX_AGE_DAYS, ...sourcePolicy });
-  if (listed.has('arxiv')) sources.arxiv = new ArxivApiSource({ url: config.ARXIV_API_URL, intervalMs: config.ARXIV_REQUEST_INTERVAL_MS, ...sourcePolicy });
+  if (listed.has('huggingface')) {
+    const { HuggingFaceDailyPapersSource } = await import('./adapters/sources/huggingface-source.ts');
+    sources.huggingface = new HuggingFaceDailyPapersSource({ url: config.HF_PAPERS_URL, maxDays: config.DIGEST_MAX_AGE_DAYS, ...sourcePolicy });
+  }
+  if (listed.has('arxiv')) {
+    const { ArxivApiSource } = await import('./adapters/sources/arxiv-source.ts');
+    sources.arxiv = new ArxivApiSource({ url: config.ARXIV_API_URL, intervalMs: config.ARXIV_REQUEST_INTERVAL_MS, ...sourcePolicy });
+  }
   const listCommand = (target: DigestTarget) => `\`paperbot digest --list --target ${target.name}\``;
   const service = new DigestService({
     library,
@@ -286,7 +299,7 @@ export async function createDigest(
     sources,
     inbox: new FsInboxSource({ dir: config.DIGEST_INBOX ? path.resolve(config.DIGEST_INBOX) : path.join(library.dataDir, 'inbox'), clock, logger }),
     summarizer: new ModelSummarizer(paperbot.chatModel, config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
-    calendar,
+    calendar: await cronCalendar(),
     clock,
     ...(options.owner ? { owner: options.owner } : {}),
     logger,

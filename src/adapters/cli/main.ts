@@ -128,7 +128,7 @@ function buildProgram(onConfig: () => Config): Command {
 async function serve(config: Config): Promise<void> {
   const { checkDigestPlatforms, createChatServices, createDigest, createDigestScheduler, createDiscordBot, openPaperbot, createSlackBot, readDigestTargets } = await import('../../composition-root.ts');
   // The digest file is read and checked before anything starts: a broken one is exit 2 at once.
-  const digestTargets = readDigestTargets(config);
+  const digestTargets = await readDigestTargets(config);
   if (digestTargets) checkDigestPlatforms(config, digestTargets);
   if (!config.DISCORD_TOKEN && !config.SLACK_BOT_TOKEN) {
     throw new PaperbotError(
@@ -175,7 +175,7 @@ async function serve(config: Config): Promise<void> {
     if (postOnly) notify('slack: posting digests only (set SLACK_APP_TOKEN or SLACK_SIGNING_SECRET to answer questions too)');
     for (const adapter of adapters) notify(`${adapter.name}: ${await adapter.start()}`);
     if (digest) {
-      scheduler = createDigestScheduler(digest.service, logger, (outcome) => {
+      scheduler = await createDigestScheduler(digest.service, logger, (outcome) => {
         if (outcome.status !== 'sent' && outcome.status !== 'skipped') notify(`digest: ${outcome.target} ${outcome.slot}: ${outcome.status}${outcome.detail ? ` (${outcome.detail})` : ''}`);
       });
       const started = await scheduler.start();
