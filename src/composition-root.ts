@@ -16,6 +16,7 @@ import { openSqliteDatabase, type SqliteDatabase } from './adapters/sqlite/sqlit
 import { SqliteFeedbackStore } from './adapters/sqlite/sqlite-feedback-store.ts';
 import { SqlitePaperStore } from './adapters/sqlite/sqlite-paper-store.ts';
 import type { AnswerQueue } from './adapters/chat/answer-queue.ts';
+import type { ChatAdapter } from './adapters/chat/chat-session.ts';
 import type { RateLimiter } from './adapters/chat/rate-limiter.ts';
 import { SHIPPED_CORPUS_DIR, type Config } from './config.ts';
 import type { DigestScheduler } from './digest/digest-scheduler.ts';
@@ -196,7 +197,7 @@ export async function createPaperbot(config: Config, options: CompositionOptions
 }
 
 /** The chat adapters' shared parts: one queue in front of the model, one per-user rate limit. */
-export async function createChatServices(config: Config): Promise<{ queue: AnswerQueue; limiter: RateLimiter }> {
+async function createChatServices(config: Config): Promise<{ queue: AnswerQueue; limiter: RateLimiter }> {
   const [{ AnswerQueue }, { RateLimiter }] = await Promise.all([import('./adapters/chat/answer-queue.ts'), import('./adapters/chat/rate-limiter.ts')]);
   return {
     queue: new AnswerQueue({ concurrency: config.ANSWER_CONCURRENCY }),
@@ -312,8 +313,27 @@ export async function createDigest(
   return { service, file };
 }
 
+/**
+ * The chat adapters `serve` runs: one per configured platform, sharing one answer queue and one
+ * rate limit. `notes` are one-line remarks for the operator (a Slack that only posts digests).
+ */
+export async function createChatAdapters(config: Config, paperbot: Paperbot, digest: DigestService | null): Promise<{ adapters: ChatAdapter[]; notes: string[] }> {
+  const { core, logger } = paperbot;
+  const services = await createChatServices(config);
+  const adapters: ChatAdapter[] = [];
+  const notes: string[] = [];
+  const discord = await createDiscordBot(config, core, services, logger, digest);
+  if (discord) adapters.push(discord);
+  // A Slack digest only needs the bot token; answering questions needs Socket Mode or HTTP too.
+  const postOnly = Boolean(digest && config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET && digest.targets.some((t) => t.platform === 'slack'));
+  const slack = postOnly ? null : await createSlackBot(config, core, services, logger, digest);
+  if (slack) adapters.push(slack);
+  if (postOnly) notes.push('slack: posting digests only (set SLACK_APP_TOKEN or SLACK_SIGNING_SECRET to answer questions too)');
+  return { adapters, notes };
+}
+
 /** The Discord bot, or null when Discord is not configured (DISCORD_TOKEN unset); discord.js is loaded only then. */
-export async function createDiscordBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null) {
+async function createDiscordBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null) {
   if (!config.DISCORD_TOKEN) return null;
   const { DiscordBot } = await import('./adapters/discord/discord-bot.ts');
   return new DiscordBot(core, {
@@ -329,7 +349,7 @@ export async function createDiscordBot(config: Config, core: PaperbotCore, servi
 }
 
 /** The Slack bot, or null when Slack is not configured (SLACK_BOT_TOKEN unset); Bolt is loaded only then. */
-export async function createSlackBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null) {
+async function createSlackBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null) {
   if (!config.SLACK_BOT_TOKEN) return null;
   if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
     throw new PaperbotError('config', 'SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is: set one of them.');

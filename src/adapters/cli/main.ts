@@ -126,7 +126,7 @@ function buildProgram(onConfig: () => Config): Command {
 
 /** Starts every configured part, prints one line per part, and stops them cleanly on a signal. */
 async function serve(config: Config): Promise<void> {
-  const { checkDigestPlatforms, createChatServices, createDigest, createDigestScheduler, createDiscordBot, openPaperbot, createSlackBot, readDigestTargets } = await import('../../composition-root.ts');
+  const { checkDigestPlatforms, createChatAdapters, createDigest, createDigestScheduler, openPaperbot, readDigestTargets } = await import('../../composition-root.ts');
   // The digest file is read and checked before anything starts: a broken one is exit 2 at once.
   const digestTargets = await readDigestTargets(config);
   if (digestTargets) checkDigestPlatforms(config, digestTargets);
@@ -160,19 +160,13 @@ async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const paperbot = await openPaperbot(config, { notify, logger });
   const { core } = paperbot;
-  const services = await createChatServices(config);
-  // `await` on each factory: they may load their chat package lazily (and so return a promise).
-  const adapters: ChatAdapter[] = [];
+  let adapters: ChatAdapter[] = [];
   let scheduler: DigestScheduler | null = null;
   try {
     const digest = await createDigest(config, paperbot);
-    const discord = await createDiscordBot(config, core, services, logger, digest?.service);
-    if (discord) adapters.push(discord);
-    // A Slack digest only needs the bot token; answering questions needs Socket Mode or HTTP too.
-    const postOnly = Boolean(digest && config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET && digest.service.targets.some((t) => t.platform === 'slack'));
-    const slack = postOnly ? null : await createSlackBot(config, core, services, logger, digest?.service);
-    if (slack) adapters.push(slack);
-    if (postOnly) notify('slack: posting digests only (set SLACK_APP_TOKEN or SLACK_SIGNING_SECRET to answer questions too)');
+    const chat = await createChatAdapters(config, paperbot, digest?.service ?? null);
+    adapters = chat.adapters;
+    for (const note of chat.notes) notify(note);
     for (const adapter of adapters) notify(`${adapter.name}: ${await adapter.start()}`);
     if (digest) {
       scheduler = await createDigestScheduler(digest.service, logger, (outcome) => {
