@@ -62,6 +62,12 @@ export interface ClaimRequest {
   merges?: readonly string[];
 }
 
+/**
+ * The digest's memory. Every write is durable when the call returns and visible to other
+ * processes on the same data directory; times (`now`) are ISO instants from the caller's clock,
+ * never read here. `registerTarget` and `saveSummary` are idempotent; `claim` is atomic across
+ * processes (at most one claimer per target and slot). Errors are the store's own (disk, locks).
+ */
 export interface DigestStore {
   /** Records a target's first sighting (now, and the newest paper row so far) unless known; returns the record. */
   registerTarget(name: string, now: string): TargetRecord;
