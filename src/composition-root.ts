@@ -242,14 +242,28 @@ export interface DigestParts {
   file: string;
 }
 
+/**
+ * Loads a chat adapter module, whose vendor package (discord.js, Bolt) may be missing from a
+ * trimmed install: then the user learns which package to install, not a stack trace.
+ */
+async function loadChatModule<T>(load: () => Promise<T>, packageName: string, setting: string): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes(packageName)) throw error;
+    throw new PaperbotError('config', `${setting} is set, but ${packageName} is not installed: run \`npm install\` in paperbot's folder (or unset ${setting}).`, { cause: error });
+  }
+}
+
 /** The digest publisher of a platform, its chat library loaded only now. */
 async function createPublisher(platform: Platform, config: Config, logger: Logger): Promise<DigestPublisher | undefined> {
   if (platform === 'slack' && config.SLACK_BOT_TOKEN) {
-    const { SlackDigestPublisher } = await import('./adapters/slack/slack-digest-publisher.ts');
+    const { SlackDigestPublisher } = await loadChatModule(() => import('./adapters/slack/slack-digest-publisher.ts'), '@slack/web-api', 'SLACK_BOT_TOKEN');
     return new SlackDigestPublisher({ token: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL, logger });
   }
   if (platform === 'discord' && config.DISCORD_TOKEN) {
-    const { DiscordDigestPublisher } = await import('./adapters/discord/discord-digest-publisher.ts');
+    const { DiscordDigestPublisher } = await loadChatModule(() => import('./adapters/discord/discord-digest-publisher.ts'), 'discord.js', 'DISCORD_TOKEN');
     return new DiscordDigestPublisher({ token: config.DISCORD_TOKEN, apiBase: config.DISCORD_API_BASE, logger });
   }
   return undefined;
@@ -335,7 +349,7 @@ export async function createChatAdapters(config: Config, paperbot: Paperbot, dig
 /** The Discord bot, or null when Discord is not configured (DISCORD_TOKEN unset); discord.js is loaded only then. */
 async function createDiscordBot(config: Config, core: PaperbotCore, services: { queue: AnswerQueue; limiter: RateLimiter }, logger: Logger, digest?: DigestService | null) {
   if (!config.DISCORD_TOKEN) return null;
-  const { DiscordBot } = await import('./adapters/discord/discord-bot.ts');
+  const { DiscordBot } = await loadChatModule(() => import('./adapters/discord/discord-bot.ts'), 'discord.js', 'DISCORD_TOKEN');
   return new DiscordBot(core, {
     ...(digest ? { digestPreview: (request) => digest.chatPreview(request) } : {}),
     token: config.DISCORD_TOKEN,
@@ -354,7 +368,7 @@ async function createSlackBot(config: Config, core: PaperbotCore, services: { qu
   if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
     throw new PaperbotError('config', 'SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is: set one of them.');
   }
-  const { SlackBot } = await import('./adapters/slack/slack-bot.ts');
+  const { SlackBot } = await loadChatModule(() => import('./adapters/slack/slack-bot.ts'), '@slack/', 'SLACK_BOT_TOKEN');
   return new SlackBot(core, {
     ...(digest ? { digestPreview: (request) => digest.chatPreview(request) } : {}),
     botToken: config.SLACK_BOT_TOKEN,

@@ -76,6 +76,8 @@ describe('the CLI without discord.js, @slack/bolt and @slack/web-api', () => {
     expect(result.status).not.toBe(0);
     expect(result.status).not.toBeNull();
     expect(result.stderr).toMatch(/^paperbot: .*discord\.js/m);
+    expect(result.stderr).toMatch(/DISCORD_TOKEN is set, but discord\.js is not installed: run `npm install`/);
+    expect(result.status).toBe(2);
     expect(result.stderr).not.toMatch(/discord: ready/);
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
