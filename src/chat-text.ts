@@ -37,6 +37,69 @@ export function neutraliseMentions(text: string): string {
   );
 }
 
+/** Words that ping everyone when written after an `@`. */
+const MASS_MENTIONS = ['everyone', 'here', 'channel'] as const;
+/** An unclosed `<@…` or `<!…` that a later `>` could still turn into a mention. */
+const OPEN_ANGLE_MENTION = /^<(?:@[!&]?[\w-]*(?:\|[^>]*)?|![^>]*)?$/;
+/** Longest tail held back: an unclosed `<!…` longer than this is broken up rather than held forever. */
+const MAX_HELD_MENTION = 256;
+
+/**
+ * `neutraliseMentions` for text that arrives in chunks (a streamed answer): a mention split across
+ * two chunks (`@every` + `one`) must not slip through because each half looks harmless. `push`
+ * returns the chunk's safe text, holding back a short tail that could still become a mention
+ * (`@ever`, `<@12`, `<!chan`); `flush` returns what is held at the end. The outputs concatenate to
+ * `neutraliseMentions` of the whole text, except that a `<!…`/`<@…` left open for more than 256
+ * characters is released with a zero-width space after its `<`, so it can never close into one.
+ */
+export class MentionNeutraliser {
+  private held = '';
+
+  push(chunk: string): string {
+    const text = this.held + chunk;
+    let keep = unsafeTailStart(text);
+    let raw = text.slice(0, keep);
+    if (text.length - keep > MAX_HELD_MENTION) {
+      // Released, but broken: the ZWSP after `<` keeps a later `>` from closing it into a mention.
+      raw = `${text.slice(0, keep + 1)}${ZWSP}`;
+      keep += 1;
+      const rest = text.slice(keep);
+      const again = unsafeTailStart(rest);
+      raw += rest.slice(0, again);
+      keep += again;
+    }
+    this.held = text.slice(keep);
+    return neutraliseMentions(raw);
+  }
+
+  /** The held tail, neutralised; the neutraliser is then empty (ready for another stream). */
+  flush(): string {
+    const rest = this.held;
+    this.held = '';
+    return neutraliseMentions(rest);
+  }
+}
+
+/** Where the tail that could still become a mention starts (the text's length when none could). */
+function unsafeTailStart(text: string): number {
+  let start = text.length;
+  // `@` followed by a prefix of a mass-mention word, or by the whole word (the next character decides).
+  const at = text.lastIndexOf('@', text.length - 1);
+  if (at >= 0 && text.length - at <= 1 + 'everyone'.length) {
+    const word = text.slice(at + 1).toLowerCase();
+    if (MASS_MENTIONS.some((mention) => mention.startsWith(word))) start = at;
+  }
+  // An unclosed `<@…` / `<!…` after the last `>`: the first one that could still close wins.
+  const closed = text.lastIndexOf('>') + 1;
+  for (let open = text.indexOf('<', closed); open >= 0 && open < start; open = text.indexOf('<', open + 1)) {
+    if (OPEN_ANGLE_MENTION.test(text.slice(open))) {
+      start = open;
+      break;
+    }
+  }
+  return start;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Links: http(s) only, and never with credentials in them
 
@@ -343,3 +406,27 @@ export function answerBody(answer: Pick<Answer, 'text' | 'refusal'>): string {
 
 /** Shown when an answer has nothing to show (no text, no sources, no notices). */
 export const NO_ANSWER = 'No answer was produced.';
+
+/** An answer is posted as at most this many chat messages, on every platform. */
+export const MAX_ANSWER_MESSAGES = 3;
+/** The last line of an answer cut to fit `MAX_ANSWER_MESSAGES`: its sources are still listed below it. */
+export const SEE_THE_SOURCES = `${ELLIPSIS} see the sources`;
+
+/**
+ * An answer's text as at most `maxMessages` chunks of `split(text, limit)` (at most `limit` long
+ * each). When it needs more, the last kept chunk is cut shorter at a safe boundary and ends with
+ * a line "… see the sources". Only a prefix of a huge text is ever split (a 50 MB answer costs
+ * what a 4-message one does).
+ */
+export function capMessages(text: string, limit: number, split: (text: string, limit: number) => string[], maxMessages = MAX_ANSWER_MESSAGES): string[] {
+  const prefix = (maxMessages + 1) * limit;
+  const head = text.length > prefix ? text.slice(0, prefix) : text;
+  const chunks = split(head, limit);
+  if (chunks.length <= maxMessages && head === text) return chunks;
+  const marker = `\n\n${SEE_THE_SOURCES}`;
+  const lastIndex = Math.min(chunks.length, maxMessages) - 1;
+  const kept = chunks.slice(0, Math.max(0, lastIndex));
+  const last = lastIndex >= 0 ? split(chunks[lastIndex]!, limit - marker.length)[0] : undefined;
+  kept.push(last ? `${last}${marker}` : SEE_THE_SOURCES);
+  return kept;
+}

@@ -10,11 +10,12 @@ import path from 'node:path';
 import { Bm25IndexFile } from './adapters/bm25/bm25-index.ts';
 import { HnswIndexFile } from './adapters/hnswlib/hnsw-vector-index.ts';
 import { OllamaChatModel } from './adapters/ollama/ollama-chat-model.ts';
-import { hasModel, listOllamaModels, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
+import { hasModel, listOllamaModels, OllamaHostHealth, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
 import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
 import { openSqliteDatabase, type SqliteDatabase } from './adapters/sqlite/sqlite-database.ts';
 import { SqliteFeedbackStore } from './adapters/sqlite/sqlite-feedback-store.ts';
 import { SqlitePaperStore } from './adapters/sqlite/sqlite-paper-store.ts';
+import { FileWriteLock } from './adapters/files/write-lock.ts';
 import type { AnswerQueue } from './adapters/chat/answer-queue.ts';
 import type { ChatAdapter } from './adapters/chat/chat-session.ts';
 import type { RateLimiter } from './adapters/chat/rate-limiter.ts';
@@ -47,6 +48,10 @@ export interface CompositionOptions {
   rebuilding?: boolean;
   /** The clock every store and service reads (tests inject one). */
   clock?: Clock;
+  /** Open without writing anything: no seed, no index saves (`ingest --dry-run`). */
+  readOnly?: boolean;
+  /** Follow other processes' changes to the store every this many ms (`serve`: STORE_POLL_MS); stopped by `close`. */
+  watchStoreMs?: number;
 }
 
 /** What the composition root built, for the parts composed on top of the core (digests, chat). */
@@ -64,14 +69,19 @@ export interface Paperbot {
 const LOCAL_WEIGHTS = { word: 1, bigram: 0.3, char: 2 } as const;
 
 /** The files paperbot keeps in its data directory. */
-export function dataFiles(dataDir: string): { database: string; keywordIndex: string; vectorIndex: string } {
-  return { database: path.join(dataDir, 'papers.sqlite'), keywordIndex: path.join(dataDir, 'keyword-index.bin'), vectorIndex: path.join(dataDir, 'vector-index.hnsw') };
+export function dataFiles(dataDir: string): { database: string; keywordIndex: string; vectorIndex: string; writeLock: string } {
+  return {
+    database: path.join(dataDir, 'papers.sqlite'),
+    keywordIndex: path.join(dataDir, 'keyword-index.bin'),
+    vectorIndex: path.join(dataDir, 'vector-index.hnsw'),
+    writeLock: path.join(dataDir, 'write.lock'),
+  };
 }
 const systemClock: Clock = () => new Date();
 
-function embedderFactory(config: Config, keywords: KeywordIndexManager, logger: Logger): EmbedderFactory {
-  const connection: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS };
-  const probe: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS };
+function embedderFactory(config: Config, keywords: KeywordIndexManager, logger: Logger, health: OllamaHostHealth): EmbedderFactory {
+  const connection: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS, health };
+  const probe: OllamaConnection = { host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS, timeoutSetting: 'OLLAMA_CONNECT_TIMEOUT_MS', health };
   const model = config.OLLAMA_EMBED_MODEL;
   const local = (dimension: number): Embedder =>
     // idf is read at call time from the live keyword index, which ingest and rebuilds replace.
@@ -118,8 +128,9 @@ function embedderFactory(config: Config, keywords: KeywordIndexManager, logger: 
 }
 
 async function modelStatus(config: Config): Promise<ModelStatus> {
-  const listed = await listOllamaModels({ host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS });
-  const base = { chatModel: config.OLLAMA_CHAT_MODEL, embedModel: config.OLLAMA_EMBED_MODEL, ollamaHost: config.OLLAMA_HOST };
+  const listed = await listOllamaModels({ host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS, timeoutSetting: 'OLLAMA_CONNECT_TIMEOUT_MS' });
+  const timeouts = { OLLAMA_CONNECT_TIMEOUT_MS: config.OLLAMA_CONNECT_TIMEOUT_MS, OLLAMA_TIMEOUT_MS: config.OLLAMA_TIMEOUT_MS };
+  const base = { chatModel: config.OLLAMA_CHAT_MODEL, embedModel: config.OLLAMA_EMBED_MODEL, ollamaHost: config.OLLAMA_HOST, timeouts };
   if (!listed.ok) return { ...base, ollama: { reachable: false, models: [], hasChatModel: false, hasEmbedModel: false, error: listed.error.message } };
   return {
     ...base,
@@ -129,11 +140,13 @@ async function modelStatus(config: Config): Promise<ModelStatus> {
 
 /** Opens the data directory and builds the core with every store, index and model adapter. */
 export async function openPaperbot(config: Config, options: CompositionOptions = {}): Promise<Paperbot> {
-  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL, { format: config.LOG_FORMAT, noticesShown: options.notify !== undefined });
   const clock = options.clock ?? systemClock;
   const dataDir = options.dataDir ?? path.resolve(config.PAPERBOT_DATA_DIR);
   const feedback = { ...(options.progress ? { progress: options.progress } : {}), ...(options.notify ? { notify: options.notify } : {}), logger };
   const files = dataFiles(dataDir);
+  // One per process and host: a silent Ollama costs one timeout, not one per call (embedding, then chat).
+  const ollamaHealth = new OllamaHostHealth(config.OLLAMA_TIMEOUT_MS);
   ensureDataDir(dataDir);
   const database = openSqliteDatabase(files.database);
   try {
@@ -146,7 +159,7 @@ export async function openPaperbot(config: Config, options: CompositionOptions =
         : new VectorIndexManager(
             store,
             new HnswIndexFile(files.vectorIndex, { m: config.HNSW_M, efConstruction: config.HNSW_EF_CONSTRUCTION, efSearch: config.HNSW_EF_SEARCH }, clock),
-            embedderFactory(config, keywords, logger),
+            embedderFactory(config, keywords, logger, ollamaHealth),
             { choice: config.EMBEDDER, batchSize: config.EMBED_BATCH_SIZE, ...(options.rebuilding ? { allowEmbedderChange: true } : {}), ...feedback },
           );
     const library = new PaperLibrary({
@@ -157,16 +170,22 @@ export async function openPaperbot(config: Config, options: CompositionOptions =
       shippedCorpusDir: options.seed === false ? null : SHIPPED_CORPUS_DIR,
       clock,
       bulkImportPapers: config.BULK_IMPORT_PAPERS,
+      corpusLimits: { maxRecordBytes: config.MAX_RECORD_BYTES, maxAbstractChars: config.MAX_ABSTRACT_CHARS },
+      writeLock: new FileWriteLock(files.writeLock, { timeoutMs: config.WRITE_LOCK_TIMEOUT_MS, ...feedback }),
+      ...(options.readOnly ? { readOnly: true } : {}),
       ...feedback,
     });
     await library.open();
-    const chatModel = new OllamaChatModel({ host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS }, config.OLLAMA_CHAT_MODEL);
+    if (options.watchStoreMs !== undefined) library.watchStore(options.watchStoreMs);
+    const chatModel = new OllamaChatModel({ host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS, health: ollamaHealth }, config.OLLAMA_CHAT_MODEL);
     const core = new PaperbotCore({
       library,
       answerer: new GroundedAnswerer(chatModel, {
         temperature: config.OLLAMA_TEMPERATURE,
         ...(config.OLLAMA_SEED === undefined ? {} : { seed: config.OLLAMA_SEED }),
         maxSources: config.TOP_K,
+        timeoutMs: config.ANSWER_TIMEOUT_MS,
+        maxTokens: config.OLLAMA_MAX_TOKENS,
         logger,
       }),
       // idf is read at call time: ingest or a rebuild may replace the keyword index.

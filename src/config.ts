@@ -70,6 +70,8 @@ export const configSchema = z.object({
   /** Relative values resolve against the working directory; the default lives in the package. */
   PAPERBOT_DATA_DIR: z.string().trim().min(1).default(path.join(PACKAGE_ROOT, 'data', 'var')),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  /** Unset: one human line a problem at warn and quieter levels, JSON lines at info and chattier ones. */
+  LOG_FORMAT: z.enum(['text', 'json']).optional(),
   OLLAMA_HOST: z
     .string()
     .default(DEFAULT_OLLAMA_HOST)
@@ -85,6 +87,10 @@ export const configSchema = z.object({
   OLLAMA_EMBED_MODEL: z.string().trim().min(1).default('nomic-embed-text'),
   OLLAMA_TIMEOUT_MS: positiveInt(60_000),
   OLLAMA_CONNECT_TIMEOUT_MS: positiveInt(1_500),
+  /** The whole answer's deadline, from when answering starts (after any wait in the chat queue); past it the text so far is the answer. */
+  ANSWER_TIMEOUT_MS: positiveInt(120_000),
+  /** The most tokens a model answer may have (Ollama's num_predict); past it the text so far is the answer. */
+  OLLAMA_MAX_TOKENS: z.coerce.number().int().min(16).max(131_072).default(1024),
   OLLAMA_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.2),
   /** Fixed seed for repeatable answers; unset for the model's default. */
   OLLAMA_SEED: z.coerce.number().int().optional(),
@@ -161,6 +167,14 @@ export const configSchema = z.object({
   DIGEST_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   /** An ingest adding more papers than this is a bulk import: askable, but never in a digest unless backfilled with --since. */
   BULK_IMPORT_PAPERS: z.coerce.number().int().min(1).default(500),
+  /** Ingest: a corpus line (one record) longer than this many bytes is rejected, skipped without being read into memory. */
+  MAX_RECORD_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_048_576),
+  /** Ingest: an abstract longer than this many characters is rejected (titles: 1,000 characters). */
+  MAX_ABSTRACT_CHARS: z.coerce.number().int().min(100).max(10_000_000).default(20_000),
+  /** How long a writer (ingest, remove, index --rebuild, a digest's gather) waits for another writer's lock on the data directory before it gives up (exit 1). */
+  WRITE_LOCK_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  /** How often `serve` checks the paper store for papers another process added or removed, and catches its indexes up. */
+  STORE_POLL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
 });
 
 export type Config = z.output<typeof configSchema>;

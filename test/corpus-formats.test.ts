@@ -1,9 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { detectFormat, parseJsonLine, PapersPageParser, type CorpusFormat, type ParsedLine } from '../src/rag/corpus/formats.ts';
-import { readCorpusFile } from '../src/rag/corpus/read-corpus-file.ts';
+import { checkRecord, CorpusCheck, DEFAULT_CORPUS_LIMITS, detectFormat, foreignShape, parseJsonLine, PapersPageParser, type CorpusFormat, type ParsedLine } from '../src/rag/corpus/formats.ts';
+import { readCorpusLines } from '../src/rag/corpus/line-reader.ts';
+import { readCorpusFile, type ReadCorpusOptions } from '../src/rag/corpus/read-corpus-file.ts';
+import { documentTerms, normaliseForMatching, queryTerms, titleKey, words } from '../src/rag/text.ts';
 
 import { tempDir } from './helpers/temp.ts';
 
@@ -34,7 +36,7 @@ function parsePage(lines: readonly string[]): ParsedLine[] {
   return out;
 }
 
-async function collect(file: string, options: { format?: CorpusFormat } = {}): Promise<{ parsed: ParsedLine[]; formats: CorpusFormat[] }> {
+async function collect(file: string, options: Pick<ReadCorpusOptions, 'format' | 'limits'> = {}): Promise<{ parsed: ParsedLine[]; formats: CorpusFormat[] }> {
   const parsed: ParsedLine[] = [];
   const formats: CorpusFormat[] = [];
   for await (const item of readCorpusFile(file, { ...options, onFormat: (format) => formats.push(format) })) parsed.push(item);
@@ -437,5 +439,277 @@ describe('readCorpusFile', () => {
     const { parsed } = await collect(file);
     expect(rejectionsOnly(parsed)).toEqual([{ kind: 'rejected', line: 3, reason: expect.stringMatching(/binary/) }]);
     expect(papersOnly(parsed).map((p) => p.title)).toEqual(['First Paper', 'Second Paper', 'Third Paper']);
+  });
+});
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const SHIPPED_PAGE = path.join(ROOT, 'data/corpus/hf-daily-papers-14-march.txt');
+const MIXED_JSONL = path.join(ROOT, 'test/fixtures/cli/mixed-papers.jsonl');
+
+/** A README-like markdown file: headings over paragraphs, a table, a list and a code block. */
+const MARKDOWN = [
+  '# paperbot',
+  '',
+  'Answers researchers questions about paper abstracts, with citations, from the command line, Discord and Slack, using a retrieval core that fuses keyword and vector search over the stored papers.',
+  '',
+  '## Settings',
+  '',
+  '| name | default | meaning | where it is read | since which version |',
+  '|---|---|---|---|---|',
+  '| TOP_K | 8 | sources per answer | the composition root | 0.1 |',
+  '| RRF_K | 10 | fusion constant | the composition root | 0.1 |',
+  '',
+  '## Install',
+  '',
+  '- Node 20 or later, with npm 11 and a compiler toolchain for the native modules it builds.',
+  '- Ollama, optional: without it the answers are extractive quotes from the stored abstracts.',
+  '',
+  '```sh',
+  'npm install && npm run build && npm start -- ask "what is null-text inversion, and why does it help?"',
+  '```',
+  '',
+  '## How it fits together',
+  '',
+  'The arrows point down only: shared types at the bottom, ports above them, the core above those, adapters and the composition root at the edge, and a lint rule keeps them so.',
+].join('\n');
+
+function csvFile(rows: number): string {
+  const lines = ['id,title,abstract,authors'];
+  for (let i = 0; i < rows; i++) lines.push(`${i},Paper ${i} on graphs,"We study graph neural networks and show that message passing with attention improves accuracy on molecule benchmarks by a wide margin, at a small cost.","A. Smith; B. Jones"`);
+  return lines.join('\n');
+}
+
+const SOURCE = readFileSync(path.join(ROOT, 'src/rag/library.ts'), 'utf8');
+
+function logFile(lines: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    out.push(`2026-12-03T14:${String(i % 60).padStart(2, '0')}:00.000Z INFO request ${i} handled in 12 ms by worker ${i % 4} of the main server process and returned status 200 to the client at the far end of the line.`);
+  }
+  return out.join('\n');
+}
+
+describe('the whole-file check of a detected format', () => {
+  it('passes the shipped corpus, the mixed JSON Lines fixture and a small BEIR corpus', async () => {
+    const shipped = await collect(SHIPPED_PAGE);
+    expect(shipped.formats).toEqual(['papers-page']);
+    expect(papersOnly(shipped.parsed)).toHaveLength(53);
+    expect(rejectionsOnly(shipped.parsed)).toEqual([]);
+
+    const mixed = await collect(MIXED_JSONL);
+    expect(papersOnly(mixed.parsed)).toHaveLength(3);
+    expect(rejectionsOnly(mixed.parsed).map((r) => r.line)).toEqual([4, 5, 6]);
+
+    const beir = path.join(tempDir(), 'corpus.jsonl.gz');
+    const docs = [ABSTRACT_A, ABSTRACT_B, ABSTRACT_C].map((text, i) => JSON.stringify({ _id: `d${i}`, title: `Doc ${i}`, text, metadata: {} }));
+    writeFileSync(beir, gzipSync(`${docs.join('\n')}\n`));
+    const fromBeir = await collect(beir);
+    expect(fromBeir.formats).toEqual(['beir']);
+    expect(papersOnly(fromBeir.parsed).map((p) => p.sourceId)).toEqual(['d0', 'd1', 'd2']);
+  });
+
+  it.each([
+    ['README.md', MARKDOWN, /look like markdown/],
+    ['papers.csv', csvFile(30), /look like a table or CSV/],
+    ['library.ts', SOURCE, /look like source code/],
+    ['server.log', logFile(40), /look like a log/],
+  ])('rejects %s as a whole, once, and detects no format', async (name, content, why) => {
+    const file = path.join(tempDir(), name);
+    writeFileSync(file, content);
+    const { parsed, formats } = await collect(file);
+    expect(formats).toEqual([]);
+    expect(parsed).toHaveLength(1);
+    const rejected = rejectionOf(parsed[0]!);
+    expect(rejected.line).toBe(1);
+    expect(rejected.reason).toMatch(/^not a paper corpus: .+; force a format with --format$/);
+    expect(rejected.reason).toMatch(why);
+  });
+
+  it('rejects a JSON file that holds no paper records (package.json, a JSON log)', async () => {
+    const dir = tempDir();
+    const pkg = path.join(dir, 'package.json');
+    writeFileSync(pkg, readFileSync(path.join(ROOT, 'package.json')));
+    const log = path.join(dir, 'bot.log');
+    writeFileSync(log, Array.from({ length: 20 }, (_, i) => JSON.stringify({ level: 30, time: i, msg: 'ingested file', added: i })).join('\n'));
+    for (const file of [pkg, log]) {
+      const { parsed } = await collect(file);
+      expect(parsed, file).toHaveLength(1);
+      expect(rejectionOf(parsed[0]!).reason).toMatch(/^not a paper corpus: none of the first \d+ lines is a paper record/);
+    }
+  });
+
+  it('rejects a text file without any title and abstract pair', async () => {
+    const file = path.join(tempDir(), 'fonts.txt');
+    writeFileSync(file, ['Font directories:', '/usr/share/fonts', '/usr/local/share/fonts', '/usr/share/fonts/truetype'].join('\n'));
+    const { parsed } = await collect(file);
+    expect(parsed.map((p) => rejectionOf(p).reason)).toEqual([expect.stringMatching(/^not a paper corpus: no title line followed by an abstract in the first 4 lines;/)]);
+  });
+
+  it('decides on the first lines only: junk after a clean start is checked record by record', async () => {
+    const file = path.join(tempDir(), 'long.txt');
+    const papers = Array.from({ length: 60 }, (_, i) => [`Paper Number ${i} About Widgets`, ABSTRACT_A]).flat();
+    writeFileSync(file, `${[...papers, '| a | b |', `|${' --- |'.repeat(26)}`].join('\n')}\n`);
+    const { parsed } = await collect(file);
+    expect(papersOnly(parsed)).toHaveLength(60);
+    // The table separator is long enough to pass as an abstract, but has no words: never stored.
+    expect(rejectionsOnly(parsed)).toEqual([{ kind: 'rejected', line: 121, reason: 'empty abstract (no letters or digits)' }]);
+  });
+
+  it('is bypassed by a forced format, which still checks every record', async () => {
+    const file = path.join(tempDir(), 'README.md');
+    writeFileSync(file, MARKDOWN);
+    const { parsed, formats } = await collect(file, { format: 'papers-page' });
+    expect(formats).toEqual(['papers-page']);
+    expect(papersOnly(parsed).map((p) => p.title)).toEqual(['# paperbot', '## Install', '## How it fits together']);
+  });
+
+  it('names the shape of a foreign line, and none for titles, abstracts and page chrome', () => {
+    expect(foreignShape('## Settings')).toBe('markdown');
+    expect(foreignShape('| TOP_K | 8 |')).toBe('a table or CSV');
+    expect(foreignShape('1,"A title","An abstract"')).toBe('a table or CSV');
+    expect(foreignShape('  const files = paths.flatMap((p) => listCorpusFiles(p));')).toBe('source code');
+    expect(foreignShape('update-alternatives 2025-06-24 14:36:53: run with --quiet')).toBe('a log');
+    expect(foreignShape('<div class="paper">')).toBe('HTML or XML');
+    expect(foreignShape('  "title": "x",')).toBe('JSON');
+    for (const line of SHIPPED_SHAPE_SAMPLE) expect(foreignShape(line), line).toBeNull();
+  });
+
+  it('counts size and encoding rejections neither way', () => {
+    const check = new CorpusCheck('beir');
+    check.noteLine('{"_id": "1"}');
+    check.noteOutcome({ kind: 'paper', line: 2, record: { title: 'T', abstract: 'A.', authors: [], categories: [], metadata: {} } });
+    expect(check.verdict()).toBeNull();
+  });
+});
+
+const SHIPPED_SHAPE_SAMPLE = [...SEED_SHAPE, 'Mar 14', '12', 'Submitted by akhaliq', 'ABSTRACT_C', ABSTRACT_C, 'GPT-4 Technical Report', 'Sparks of AGI: early experiments with GPT-4'];
+
+describe('checkRecord', () => {
+  const record = (title: string, abstract: string): ParsedLine => ({ kind: 'paper', line: 7, record: { title, abstract, authors: [], categories: [], metadata: {} } });
+
+  it('rejects an empty title or abstract: no letters or digits, invisible characters alone do not count', () => {
+    expect(checkRecord(record('---', ABSTRACT_A), DEFAULT_CORPUS_LIMITS)).toEqual({ kind: 'rejected', line: 7, reason: 'empty title (no letters or digits)' });
+    expect(checkRecord(record('\u200b\u00ad', ABSTRACT_A), DEFAULT_CORPUS_LIMITS)).toMatchObject({ kind: 'rejected', reason: 'empty title (no letters or digits)' });
+    expect(checkRecord(record('A Title', '|---|---|---|'), DEFAULT_CORPUS_LIMITS)).toEqual({ kind: 'rejected', line: 7, reason: 'empty abstract (no letters or digits)' });
+    expect(checkRecord(record('ÄÖ', 'Ω.'), DEFAULT_CORPUS_LIMITS).kind).toBe('paper');
+  });
+
+  it('rejects a title over 1,000 characters and an abstract over MAX_ABSTRACT_CHARS, counting characters, not UTF-16 units', () => {
+    expect(checkRecord(record('T'.repeat(1000), 'a'.repeat(20_000)), DEFAULT_CORPUS_LIMITS).kind).toBe('paper');
+    expect(checkRecord(record('T'.repeat(1001), ABSTRACT_A), DEFAULT_CORPUS_LIMITS)).toEqual({ kind: 'rejected', line: 7, reason: 'title is 1001 characters, over the limit of 1000' });
+    expect(checkRecord(record('T', 'a'.repeat(20_001)), DEFAULT_CORPUS_LIMITS)).toEqual({ kind: 'rejected', line: 7, reason: 'abstract is 20001 characters, over MAX_ABSTRACT_CHARS (20000)' });
+    // 1,000 letters from outside the BMP are 2,000 UTF-16 units but 1,000 characters.
+    expect(checkRecord(record('𝐀'.repeat(1000), ABSTRACT_A), DEFAULT_CORPUS_LIMITS).kind).toBe('paper');
+    expect(checkRecord(record('T', 'a'.repeat(150)), { maxTitleChars: 1000, maxAbstractChars: 100 })).toMatchObject({ reason: 'abstract is 150 characters, over MAX_ABSTRACT_CHARS (100)' });
+  });
+});
+
+describe('over-long lines', () => {
+  async function lines(file: string, maxLineBytes: number) {
+    const out = [];
+    for await (const line of readCorpusLines(file, { maxLineBytes })) out.push(line);
+    return out;
+  }
+
+  it('skips a line over the limit while it streams past (many read chunks long), counting its bytes, and keeps the lines around it', async () => {
+    const file = path.join(tempDir(), 'huge.jsonl');
+    const huge = 'x'.repeat(3 * (1 << 20) + 5);
+    writeFileSync(file, `first\n${huge}\nthird\n${'y'.repeat(100)}\n${'z'.repeat(101)}`);
+    expect(await lines(file, 100)).toEqual([
+      { lineNumber: 1, text: 'first', binary: false },
+      { lineNumber: 2, text: null, binary: false, overLimitBytes: huge.length },
+      { lineNumber: 3, text: 'third', binary: false },
+      { lineNumber: 4, text: 'y'.repeat(100), binary: false },
+      { lineNumber: 5, text: null, binary: false, overLimitBytes: 101 },
+    ]);
+  });
+
+  it('does the same inside a gzip stream', async () => {
+    const file = path.join(tempDir(), 'huge.jsonl.gz');
+    writeFileSync(file, gzipSync(`first\n${'x'.repeat(2 << 20)}\nthird\n`));
+    expect((await lines(file, 1 << 20)).map((l) => [l.lineNumber, 'overLimitBytes' in l ? l.overLimitBytes : undefined])).toEqual([
+      [1, undefined],
+      [2, 2 << 20],
+      [3, undefined],
+    ]);
+  });
+
+  it('rejects the line by number and reason, reads the next records, and drops the title of a skipped papers-page abstract', async () => {
+    const dir = tempDir();
+    const jsonl = path.join(dir, 'big.jsonl');
+    const big = JSON.stringify({ title: 'Huge', abstract: 'word '.repeat(300_000) });
+    writeFileSync(jsonl, [JSON.stringify({ title: 'Before', abstract: 'A.' }), big, JSON.stringify({ title: 'After', abstract: 'B.' })].join('\n'));
+    const fromJsonl = await collect(jsonl);
+    expect(papersOnly(fromJsonl.parsed).map((p) => p.title)).toEqual(['Before', 'After']);
+    expect(rejectionsOnly(fromJsonl.parsed)).toEqual([{ kind: 'rejected', line: 2, reason: `line is ${big.length} bytes, over MAX_RECORD_BYTES (1048576); it was skipped unread` }]);
+
+    const page = path.join(dir, 'page.txt');
+    writeFileSync(page, [...SEED_SHAPE, 'A Paper With A Huge Abstract', `${'word '.repeat(1000)}.`, 'Paper Three Title Here', ABSTRACT_C].join('\n'));
+    const fromPage = await collect(page, { limits: { maxRecordBytes: 2048 } });
+    expect(papersOnly(fromPage.parsed).map((p) => p.title)).toEqual([
+      'Null-text Inversion for Editing Real Images using Guided Diffusion Models',
+      'Hiding Text in Large Language Models: Introducing Unconditional Token Forcing Confusion',
+      'Paper Three Title Here',
+    ]);
+    expect(rejectionsOnly(fromPage.parsed)).toEqual([{ kind: 'rejected', line: SEED_SHAPE.length + 2, reason: expect.stringMatching(/^line is 5001 bytes, over MAX_RECORD_BYTES \(2048\)/) }]);
+  });
+});
+
+describe('a damaged gzip file', () => {
+  const records = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ _id: `d${i}`, title: `Paper ${i} on widgets`, text: `Widgets of kind ${i} are fast and accurate on ${i % 7} benchmarks.` }));
+
+  it('keeps the lines before the damage and rejects the file at the line the damage cut', async () => {
+    const file = path.join(tempDir(), 'cut.jsonl.gz');
+    const whole = gzipSync(`${records.join('\n')}\n`);
+    writeFileSync(file, whole.subarray(0, Math.floor(whole.length / 2)));
+    const { parsed } = await collect(file);
+    const papers = papersOnly(parsed);
+    expect(papers.length).toBeGreaterThan(100);
+    expect(papers.length).toBeLessThan(3000);
+    expect(papers.map((p) => p.sourceId)).toEqual(records.slice(0, papers.length).map((_, i) => `d${i}`));
+    const rejected = rejectionsOnly(parsed);
+    expect(rejected).toEqual([{ kind: 'rejected', line: papers.length + 1, reason: expect.stringMatching(/^damaged file: the compressed data ends or breaks here \(unexpected end of file\); lines 1-\d+ were read/) }]);
+    expect(parsed.at(-1)).toBe(parsed.find((p) => p.kind === 'rejected'));
+  });
+
+  it('is an error when nothing of it can be read', async () => {
+    const file = path.join(tempDir(), 'garbage.jsonl.gz');
+    writeFileSync(file, Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03]), Buffer.from('not deflate data at all, not at all')]));
+    await expect(collect(file)).rejects.toThrow(/damaged from the start/);
+  });
+});
+
+describe('normalisation for matching (text.ts)', () => {
+  const plain = 'Null-text inversion for editing real images';
+
+  it('removes zero-width, soft hyphen, bidi and other invisible characters, and folds fullwidth letters and ligatures (NFKC)', () => {
+    const tricked = [
+      'Null\u00ad-text in\u200bver\u200csion for edi\u2060ting real images',
+      '\u202eNull-text\u202c \u2066inversion\u2069 for \ufeffediting real\u200e images',
+      'Ｎｕｌｌ-ｔｅｘｔ ｉｎｖｅｒｓｉｏｎ ｆｏｒ ｅｄｉｔｉｎｇ ｒｅａｌ ｉｍａｇｅｓ',
+      'Null-text inversion for editing real images\ufe0f',
+    ];
+    for (const text of tricked) {
+      expect(words(text), text).toEqual(words(plain));
+      expect(queryTerms(text), text).toEqual(queryTerms(plain));
+      expect(documentTerms(text), text).toEqual(documentTerms(plain));
+      expect(titleKey(text), text).toBe(titleKey(plain));
+    }
+    expect(words('ﬁne-tuning')).toEqual(['fine', 'tuning']);
+    // Decomposed and precomposed accents are one word either way.
+    expect(words('cafe\u0301 na\u00efve')).toEqual(words('caf\u00e9 nai\u0308ve'));
+  });
+
+  it('leaves plain ASCII untouched, so keyword indexes built before stay valid', () => {
+    const ascii = 'Plain ASCII text, with punctuation: (a) and [b]; x-y z.';
+    expect(normaliseForMatching(ascii)).toBe(ascii);
+    expect(words(ascii)).toEqual(['plain', 'ascii', 'text', 'with', 'punctuation', 'a', 'and', 'b', 'x', 'y', 'z']);
+  });
+
+  it('changes title keys (and so the ids of papers without one) only for invisible characters', () => {
+    // NFKD without marks, as before: Hangul stays decomposed, so stored Korean titles keep their key.
+    expect(titleKey('한국어 논문')).toBe('한국어 논문'.normalize('NFKD'));
+    expect(titleKey('Ｆｕｌｌｗｉｄｔｈ ﬁne Café')).toBe('fullwidth fine cafe');
+    expect(titleKey('Null\u00adtext in\u200bversion')).toBe('nulltext inversion');
   });
 });

@@ -280,6 +280,41 @@ describe('renderAnswer', () => {
     expectPreserved(text, payloads.map((p) => p.content));
   });
 
+  it('posts a long answer as at most 3 messages: the start of the text, "… see the sources" at the end of the third, the sources embed on it', () => {
+    const text = Array.from({ length: 40 }, (_, p) => `${paragraph(p * 10, 10)} [${(p % 2) + 1}]`).join('\n\n'); // ~ 24,000 chars
+    const payloads = renderAnswer(answer({ text }));
+    expect(payloads).toHaveLength(3);
+    expectWithinLimits(payloads);
+    expect(payloads[0]!.embeds).toEqual([]);
+    expect(payloads[1]!.embeds).toEqual([]);
+    const last = payloads[2]!;
+    expect(last.content.endsWith('\n\n… see the sources')).toBe(true);
+    expect(last.embeds[0]?.title).toBe('Sources');
+    expect(description(payloads)).toContain('[1] [Paper number 1](https://arxiv.org/abs/2301.00001)');
+    // What is shown is the text's own start, in order, cut at a safe boundary.
+    const shown = [payloads[0]!.content, payloads[1]!.content, last.content.slice(0, -'\n\n… see the sources'.length)];
+    expect(shown.join(' ').length).toBeGreaterThan(4000);
+    expect(text.startsWith(shown[0]!)).toBe(true);
+    let at = 0;
+    for (const chunk of shown) {
+      const found = text.indexOf(chunk, at);
+      expect(found, chunk.slice(0, 40)).toBeGreaterThanOrEqual(at);
+      expect(text.slice(at, found).trim()).toBe('');
+      at = found + chunk.length;
+    }
+  });
+
+  it('renders a 50 MB answer as 3 messages, quickly, no mention surviving the cut', () => {
+    const huge = 'Result @everyone [1]. '.repeat((50 * 1024 * 1024) / 22);
+    const started = performance.now();
+    const payloads = renderAnswer(answer({ text: huge }));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(payloads).toHaveLength(3);
+    expectWithinLimits(payloads);
+    expect(payloads[2]!.content.endsWith('… see the sources')).toBe(true);
+    for (const p of payloads) expect(hasLivePing(p.content)).toBe(false);
+  });
+
   it('cuts many sources with "… and N more" and stays within every embed limit', () => {
     const sources = Array.from({ length: 300 }, (_, i) => source(i + 1, { cited: i < 5 }));
     const payloads = renderAnswer(answer({ sources }));

@@ -1,9 +1,11 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import { PaperbotError } from '../src/errors.ts';
 
-import { EXTRACTIVE_HEADING } from '../src/rag/extractive-answerer.ts';
+import { EXTRACTIVE_HEADING, MAX_QUOTE_CHARS, capQuote } from '../src/rag/extractive-answerer.ts';
 import type { PaperbotCore } from '../src/rag/paperbot-core.ts';
 import { splitSentences } from '../src/rag/text.ts';
 import { tempDir } from './helpers/temp.ts';
@@ -73,9 +75,22 @@ function checkExtractiveAnswer(answer: Answer): void {
     // The quote is a verbatim sentence of the cited paper's abstract.
     const paper = core.paper(citation.paperId);
     expect(citation.quote).toBeTruthy();
-    expect(paper.abstract).toContain(citation.quote!);
-    expect(splitSentences(paper.abstract)).toContain(citation.quote);
+    expectVerbatimQuote(citation.quote!, paper.abstract);
   }
+}
+
+/** A quote is a sentence of the abstract, verbatim, or (over 400 characters) its start up to a word, then "…". */
+function expectVerbatimQuote(quote: string, abstract: string): void {
+  expect(quote.length).toBeLessThanOrEqual(MAX_QUOTE_CHARS);
+  const sentences = splitSentences(abstract);
+  if (sentences.includes(quote)) return;
+  expect(quote.endsWith('…')).toBe(true);
+  const head = quote.slice(0, -1);
+  const sentence = sentences.find((s) => s.startsWith(head));
+  expect(sentence, quote.slice(0, 60)).toBeDefined();
+  expect(sentence!.length).toBeGreaterThan(MAX_QUOTE_CHARS);
+  // Cut at a word: the next character of the sentence is whitespace.
+  expect(sentence![head.length]).toMatch(/\s/);
 }
 
 describe('PaperbotCore.ask with the extractive answerer', () => {
@@ -145,6 +160,39 @@ describe('PaperbotCore.ask with the extractive answerer', () => {
     expect(atLimit.length).toBe(2000);
     const answer = await core.ask(`  ${atLimit}  `);
     expect(['extractive', 'refusal']).toContain(answer.mode);
+  });
+
+  it('quotes a sentence over 400 characters up to a word boundary, then "…", and still verbatim', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'long.jsonl');
+    // One "sentence" of about 5,000 characters (no sentence break), about a topic nothing else covers.
+    const words = Array.from({ length: 500 }, (_, i) => ['quasicrystal', 'phonon', 'lattice', 'annealing'][i % 4]).join(' ');
+    writeFileSync(file, `${JSON.stringify({ id: 'long-1', title: 'Quasicrystal phonon lattice annealing', abstract: words })}\n`);
+    await core.ingest([file]);
+    const answer = await core.ask('How does quasicrystal phonon lattice annealing work?');
+    checkExtractiveAnswer(answer);
+    const quote = answer.citations.find((c) => c.paperId === 'long-1')?.quote;
+    expect(quote).toBeDefined();
+    expect(quote!.length).toBeLessThanOrEqual(400);
+    expect(quote!.length).toBeGreaterThan(350);
+    expect(quote!.endsWith('…')).toBe(true);
+    expect(answer.text.length).toBeLessThan(2000);
+  });
+
+  it('capQuote keeps short sentences whole and cuts long ones at a word, or hard when one word is too long', () => {
+    expect(capQuote('A short sentence.')).toBe('A short sentence.');
+    const long = 'alpha beta gamma '.repeat(40).trim();
+    const cut = capQuote(long);
+    expect(cut.length).toBeLessThanOrEqual(400);
+    expect(cut.endsWith('…')).toBe(true);
+    expect(long.startsWith(cut.slice(0, -1))).toBe(true);
+    expect(long[cut.length - 1]).toBe(' ');
+    const oneWord = 'x'.repeat(1000);
+    expect(capQuote(oneWord)).toBe(`${'x'.repeat(399)}…`);
+    // Never half an emoji.
+    const emoji = '😀'.repeat(300);
+    expect(capQuote(emoji).length).toBeLessThanOrEqual(400);
+    expect(capQuote(emoji)).toMatch(/^(😀)+…$/u);
   });
 
   it('looks papers up by id and by title', async () => {

@@ -191,7 +191,7 @@ describe('HnswVectorIndex save and load', () => {
   it('writes a sidecar recording embedder id, dimension, parameters, count, generation and size', () => {
     const { file } = savedIndex(41);
     const meta = readVectorIndexMeta(file);
-    expect(meta).toMatchObject({ format: 1, embedderId: 'test-embedder', dimension: DIM, m: PARAMS.m, efConstruction: PARAMS.efConstruction, count: 100, storeGeneration: 41 });
+    expect(meta).toMatchObject({ format: 2, embedderId: 'test-embedder', dimension: DIM, m: PARAMS.m, efConstruction: PARAMS.efConstruction, count: 100, storeGeneration: 41 });
     expect(meta!.fileBytes).toBe(statSync(file).size);
     expect(Number.isNaN(Date.parse(meta!.savedAt))).toBe(false);
     expect(JSON.parse(readFileSync(metaPath(file), 'utf8'))).toEqual(meta);

@@ -262,43 +262,68 @@ describe('renderAnswerBlocks', () => {
     expect(all).not.toContain('&amp;lt;');
   });
 
-  it('splits a huge answer over several messages within every limit, losing no text', () => {
+  it('posts a huge answer as at most 3 messages within every limit: a prefix of the text, "… see the sources", every source, the buttons', () => {
     const text = Array.from({ length: 40 }, (_, p) => paragraph(p * 100, 30)).join('\n\n'); // ~ 80,000 chars
     const many = Array.from({ length: 30 }, (_, i) => source(i + 1, { cited: i < 10, title: `Title ${i + 1} `.repeat(40) }));
     const { messages } = renderAnswerBlocks(answer({ text, sources: many, notices: ['A notice.'] }), { answerId: 9 });
-    expect(messages.length).toBeGreaterThanOrEqual(8);
+    expect(messages).toHaveLength(3);
     expectWithinLimits(messages);
-    // Sections are full-ish and the text is all there, in order.
-    const body = sections(messages).join(' ');
-    expect(body.replace(/\s+/g, ' ')).toBe(text.replace(/\s+/g, ' '));
+    // The text shown is the start of the answer, in order, and says where the rest is.
+    const shown = sections(messages);
+    expect(shown.at(-1)).toBe('… see the sources');
+    const body = shown.slice(0, -1).join(' ').replace(/\s+/g, ' ');
+    expect(body.length).toBeGreaterThan(15_000);
+    expect(text.replace(/\s+/g, ' ').startsWith(body)).toBe(true);
     // Each section ends at a sentence (with its citation), never inside a [n].
-    for (const s of sections(messages)) expect(s).toMatch(/\[\d\]\.$/);
+    for (const s of shown.slice(0, -1)) expect(s).toMatch(/\[\d\]\.$/);
     // The first (channel) message points to the thread; the buttons end the last one.
     expect(messages[0]?.blocks.at(-1)).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: '_Continued in the thread._', verbatim: true }] });
     expect(messages.at(-1)?.blocks.at(-1)?.type).toBe('actions');
-    // Every source is listed exactly once.
-    const listed = messages.flatMap((m) => m.blocks.flatMap(blockTexts)).join('\n').match(/^\[\d+\] /gm) ?? [];
-    expect(listed).toHaveLength(30);
-    // Fallback text is non-empty and short enough for a notification.
+    // Every source is listed exactly once, and the notice is there.
+    const all = messages.flatMap((m) => m.blocks.flatMap(blockTexts)).join('\n');
+    expect(all.match(/^\[\d+\] /gm) ?? []).toHaveLength(30);
+    expect(all).toContain('A notice.');
     for (const m of messages) expect(m.text.length).toBeGreaterThan(0);
   });
 
-  it('keeps messages within limits when escaping grows the text five-fold', () => {
-    const text = '&'.repeat(7000) + ' ' + '<'.repeat(5000);
-    const { messages } = renderAnswerBlocks(answer({ text }));
+  it('renders a 50 MB answer as 3 messages, quickly', () => {
+    const huge = 'word [1] '.repeat(50 * 1024 * 1024 / 9);
+    const started = performance.now();
+    const { messages } = renderAnswerBlocks(answer({ text: huge }), { answerId: 1 });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(messages).toHaveLength(3);
     expectWithinLimits(messages);
-    const body = sections(messages).join('');
-    expect(body.replace(/ /g, '')).toBe('&amp;'.repeat(7000) + '&lt;'.repeat(5000));
-    // No entity is ever cut between two sections.
-    for (const s of sections(messages)) expect(s).toMatch(/^(&amp;|&lt;| )+$/);
+    expect(sections(messages).at(-1)).toBe('… see the sources');
+    expect(allTexts(messages).join('\n')).toContain('Paper number 1');
   });
 
-  it('overflows on text length: long notices fill several messages', () => {
-    const many = Array.from({ length: 20 }, (_, i) => `Notice ${i}: ${'x'.repeat(2990)}`);
-    const { messages } = renderAnswerBlocks(answer({ notices: many }));
-    expect(messages.length).toBeGreaterThanOrEqual(6);
+  it('keeps messages within limits when escaping grows the text five-fold, never cutting an entity', () => {
+    const text = '&'.repeat(7000) + ' ' + '<'.repeat(5000);
+    const { messages } = renderAnswerBlocks(answer({ text }));
+    expect(messages.length).toBeLessThanOrEqual(3);
     expectWithinLimits(messages);
-    expect(messages.flatMap((m) => m.blocks.flatMap(blockTexts)).filter((t) => t.startsWith('Notice '))).toHaveLength(20);
+    const shown = sections(messages);
+    expect(shown.at(-1)).toBe('… see the sources');
+    const body = shown.slice(0, -1).join('');
+    expect(('&amp;'.repeat(7000) + '&lt;'.repeat(5000)).startsWith(body.replace(/ /g, ''))).toBe(true);
+    expect(body.length).toBeGreaterThan(20_000);
+    // No entity is ever cut between two sections.
+    for (const s of shown.slice(0, -1)) expect(s).toMatch(/^(&amp;|&lt;| )+$/);
+  });
+
+  it('keeps within 3 messages even with pathological notices: past 3000 characters they give way to "… and N more notices"', () => {
+    const many = Array.from({ length: 20 }, (_, i) => `Notice ${i}: ${'x'.repeat(2990)}`);
+    const { messages } = renderAnswerBlocks(answer({ notices: many }), { answerId: 3 });
+    expect(messages.length).toBeLessThanOrEqual(3);
+    expectWithinLimits(messages);
+    const texts = messages.flatMap((m) => m.blocks.flatMap(blockTexts));
+    const shownNotices = texts.filter((t) => t.startsWith('Notice ')).length;
+    expect(shownNotices).toBe(1);
+    expect(texts.join('\n')).toContain(`… and ${20 - shownNotices} more notices`);
+    // The answer's text and sources are all still there.
+    expect(texts.join('\n')).toContain('It optimises the null-text embedding per step [1].');
+    expect(texts.join('\n')).toContain('Paper number 3');
+    expect(messages.at(-1)?.blocks.at(-1)?.type).toBe('actions');
   });
 
   it('packBlocks caps a message at 50 blocks, keeping order', () => {

@@ -37,6 +37,8 @@ export interface CommandDefinition<Input, Output> {
   trailerText?(output: Output): string;
   /** The command replaces the indexes: open the library without checking or building them. */
   rebuildsIndexes?: boolean;
+  /** True for inputs that must write nothing (`ingest --dry-run`): the library opens read-only (no seed, no index saves). */
+  readOnly?(input: Input): boolean;
 }
 
 // The registry holds definitions of different input/output types; `any` is confined to this alias.

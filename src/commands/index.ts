@@ -5,7 +5,8 @@ import { feedbackCommand } from './feedback.ts';
 import { indexCommand } from './index-command.ts';
 import { ingestCommand } from './ingest.ts';
 import { paperCommand } from './paper.ts';
+import { removeCommand } from './remove.ts';
 import { searchCommand } from './search.ts';
 import { statsCommand } from './stats.ts';
 
-export const commands: readonly AnyCommand[] = [askCommand, searchCommand, paperCommand, ingestCommand, statsCommand, indexCommand, feedbackCommand];
+export const commands: readonly AnyCommand[] = [askCommand, searchCommand, paperCommand, ingestCommand, removeCommand, statsCommand, indexCommand, feedbackCommand];

@@ -30,6 +30,8 @@ export const statsCommand = defineCommand({
             `Ollama at ${stats.models.ollamaHost}: ${stats.models.ollama.reachable ? 'reachable' : `not reachable (${stats.models.ollama.error ?? 'no answer'})`}`,
             `  chat model ${stats.models.chatModel}: ${stats.models.ollama.hasChatModel ? 'pulled' : stats.models.ollama.reachable ? `missing (ollama pull ${stats.models.chatModel})` : 'unknown'}`,
             `  embedding model ${stats.models.embedModel}: ${stats.models.ollama.hasEmbedModel ? 'pulled' : stats.models.ollama.reachable ? `missing (ollama pull ${stats.models.embedModel})` : 'unknown'}`,
+            // The probe above waited OLLAMA_CONNECT_TIMEOUT_MS; answers and embeddings wait OLLAMA_TIMEOUT_MS.
+            `  timeouts: ${Object.entries(stats.models.timeouts).map(([name, ms]) => `${name}=${ms}`).join(' ')}`,
           ]
         : []),
       `settings: TOP_K=${stats.settings.topK} MAX_QUESTION_CHARS=${stats.settings.maxQuestionChars} RELEVANCE_MIN_RATIO=${stats.settings.relevanceThreshold} RETRIEVAL_MODE=${stats.settings.retrievalMode} RRF k=${stats.settings.fusion.k} (keyword ${stats.settings.fusion.keywordWeight}, vector ${stats.settings.fusion.vectorWeight})`,

@@ -162,10 +162,16 @@ export class DigestService {
     const { signal } = options;
     const report: GatherReport = { inbox: [], sources: [] };
     if (targets.some((t) => t.sources.includes('inbox'))) {
-      report.inbox = await this.parts.inbox.scan(
-        async (file) => (await this.parts.library.ingest([file], { origin: { name: 'inbox', bulk: 'auto' } })).totals,
-        options.dryRun ? { leaveFiles: true } : {},
-      );
+      try {
+        // The write lock first: when another writer keeps it, no inbox file is claimed (or failed) meanwhile.
+        report.inbox = await this.parts.library.withWriteLock(() =>
+          this.parts.inbox.scan(async (file) => (await this.parts.library.ingest([file], { origin: { name: 'inbox', bulk: 'auto' } })).totals, options.dryRun ? { leaveFiles: true } : {}),
+        );
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.parts.logger.warn({ err: error }, 'digest: the inbox was not scanned; its files wait for the next run');
+        report.inbox = [{ file: 'inbox', added: 0, updated: 0, rejected: 0, error: `not scanned, its files wait for the next digest: ${reason}` }];
+      }
     }
     const now = this.parts.clock();
     const wanted = new Map<string, { source: PaperSource; categories: string[] }>();
@@ -198,7 +204,8 @@ export class DigestService {
         const reason = error instanceof SourceFailure ? error.reason : error instanceof Error ? error.message : String(error);
         this.parts.store.recordSourceAttempt(key, now.toISOString(), reason);
         report.sources.push({ source: key, label: source.label, ok: false, added: 0, error: reason });
-        this.parts.logger.warn({ err: error, source: key }, `digest: ${source.label} failed; the digest goes out with the other sources`);
+        // `notified`: the run's report names the failed source (the dry run's notice, the digest's footer).
+        this.parts.logger.warn({ err: error, source: key, notified: true }, `digest: ${source.label} failed; the digest goes out with the other sources`);
       }
     }
     return report;
@@ -299,7 +306,13 @@ export class DigestService {
       return { ...base, status: 'skipped', papers: 0, detail: 'no new papers (empty: skip)' };
     }
     try {
-      const layout = await this.compose(target, run.slot, run.at, claimed.ranked, run.notes, run.catchUp, true);
+      let layout = await this.compose(target, run.slot, run.at, claimed.ranked, run.notes, run.catchUp, true);
+      // A paper removed (`paperbot remove`) while the digest was being written is left out.
+      const present = this.stillStored(claimed.ranked);
+      if (present.length !== claimed.ranked.length) {
+        logger.info({ target: target.name, slot: run.slot, removed: claimed.ranked.length - present.length }, 'digest: papers removed meanwhile are left out');
+        layout = await this.compose(target, run.slot, run.at, present, run.notes, run.catchUp, true);
+      }
       const publisher = this.parts.publishers[target.platform];
       if (!publisher) throw new PaperbotError('config', `Digest target ${target.name} posts to ${target.platform}, which is not configured: set ${PLATFORMS[target.platform].tokenSetting}.`);
       let mainRef: string | undefined;
@@ -337,6 +350,12 @@ export class DigestService {
       logger.error({ err: error, target: target.name, slot: run.slot }, 'digest: posting failed midway; the next start checks the channel');
       return { ...base, status: 'pending', papers, detail: (error as Error).message };
     }
+  }
+
+  /** The ranked papers still in the store (none removed since they were picked), in order. */
+  private stillStored(ranked: readonly RankedPaper[]): RankedPaper[] {
+    const stored = new Set(this.parts.library.store.getByRowIds(ranked.map((r) => r.paper.rowId)).map((paper) => paper.rowId));
+    return ranked.filter((r) => stored.has(r.paper.rowId));
   }
 
   /** The candidates' papers that came through one of the target's sources. */

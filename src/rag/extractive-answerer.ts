@@ -1,7 +1,8 @@
 /**
  * The embedded answerer: no model, no server. It quotes, verbatim, the sentences of the top
  * abstracts that best cover the question's terms, each followed by its `[n]`. Honest by
- * construction: every sentence it shows is in the cited abstract.
+ * construction: every sentence it shows is in the cited abstract (a sentence over 400 characters
+ * is quoted up to a word boundary, then "…").
  */
 import { numberSources, paperUrl, round } from './answer.ts';
 import type { Answerer } from './ports.ts';
@@ -10,6 +11,24 @@ import { documentTerms, splitSentences } from './text.ts';
 
 import type { Answer, AnswerEvent, Citation, Retrieval, RetrievedPaper } from './types.ts';
 export const EXTRACTIVE_HEADING = 'Extractive answer: sentences quoted from the abstracts (no language model was used).';
+/** The longest quote, "…" included: an abstract with no sentence breaks must not be quoted whole. */
+export const MAX_QUOTE_CHARS = 400;
+const ELLIPSIS = '…';
+
+/**
+ * The sentence as quoted: whole when it fits `max`, else verbatim up to the last word boundary
+ * that fits (a hard cut, never inside a surrogate pair, when the first word alone is too long),
+ * then "…". At most `max` characters.
+ */
+export function capQuote(sentence: string, max = MAX_QUOTE_CHARS): string {
+  if (sentence.length <= max) return sentence;
+  const room = max - ELLIPSIS.length;
+  const space = sentence.slice(0, room + 1).search(/\s\S*$/);
+  let cut = space > 0 ? space : room;
+  const code = sentence.charCodeAt(cut);
+  if (space <= 0 && code >= 0xdc00 && code <= 0xdfff) cut -= 1;
+  return sentence.slice(0, cut).trimEnd() + ELLIPSIS;
+}
 
 export interface ExtractiveOptions {
   /** How many sentences to quote in all. */
@@ -96,7 +115,7 @@ export class ExtractiveAnswerer implements Answerer {
     const { sources, numberOf } = numberSources(retrieval, options.numbering === 'retrieval' ? [] : citedOrder);
     if (options.numbering === 'retrieval') for (const source of sources) source.cited = citedOrder.includes(source.paperId);
     const citations: Citation[] = quotes.map((q) => {
-      const citation: Citation = { n: numberOf.get(q.hit.paper.id)!, paperId: q.hit.paper.id, title: q.hit.paper.title, quote: q.sentence };
+      const citation: Citation = { n: numberOf.get(q.hit.paper.id)!, paperId: q.hit.paper.id, title: q.hit.paper.title, quote: capQuote(q.sentence) };
       const url = paperUrl(q.hit.paper);
       if (url) citation.url = url;
       return citation;

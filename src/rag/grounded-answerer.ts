@@ -17,7 +17,21 @@ export interface GroundedAnswererOptions {
   seed?: number;
   /** Abstracts given to the model (the top of the retrieval). */
   maxSources: number;
+  /** ANSWER_TIMEOUT_MS: the whole answer's deadline, counted from the ask's start; none when unset. */
+  timeoutMs?: number;
+  /** OLLAMA_MAX_TOKENS: the most tokens the model may write (the request's `maxTokens`). */
+  maxTokens?: number;
   logger?: Logger;
+}
+
+/** The one line saying why an answer ends early. */
+export const CUT_NOTICES = {
+  deadline: (ms: number) => `The answer was cut after ${seconds(ms)} s (ANSWER_TIMEOUT_MS); what the model wrote until then is shown, its citations checked.`,
+  tokens: (tokens: number) => `The answer was cut at ${tokens} tokens (OLLAMA_MAX_TOKENS); what the model wrote until then is shown, its citations checked.`,
+} as const;
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? String(Math.round(ms / 100) / 10) : String(Math.round(ms / 1000));
 }
 
 export class GroundedAnswerer implements Answerer {
@@ -30,24 +44,45 @@ export class GroundedAnswerer implements Answerer {
     this.mode = model.mode;
   }
 
-  async *stream(question: string, retrieval: Retrieval, options: { signal?: AbortSignal; history?: readonly PastTurn[] } = {}): AsyncGenerator<AnswerEvent> {
+  /**
+   * Streams the model's answer, its citations checked. Past the deadline (`timeoutMs` from
+   * `startedAt`) or at `maxTokens`, the text so far is the answer, with one notice saying it was
+   * cut; a deadline reached before any text is an `ollama_timeout` error (the core then answers
+   * extractively).
+   */
+  async *stream(question: string, retrieval: Retrieval, options: { signal?: AbortSignal; history?: readonly PastTurn[]; startedAt?: number } = {}): AsyncGenerator<AnswerEvent> {
     const { signal, history = [] } = options;
     const started = performance.now();
+    const { timeoutMs, maxTokens } = this.options;
     const hits = retrieval.hits.slice(0, this.options.maxSources);
     const filter = new CitationFilter(hits.length);
+    const deadline = new AbortController();
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => deadline.abort(new DOMException(`the answer took longer than ${timeoutMs} ms`, 'AbortError')), Math.max(0, (options.startedAt ?? started) + timeoutMs - started));
+    const notices: string[] = [];
     let text = '';
     const reply = this.model.stream({
       messages: buildGroundedPrompt(question, hits, history),
       temperature: this.options.temperature,
       ...(this.options.seed === undefined ? {} : { seed: this.options.seed }),
-      ...(signal ? { signal } : {}),
+      ...(maxTokens === undefined ? {} : { maxTokens }),
+      signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
     });
-    for await (const delta of reply) {
-      const checked = filter.push(delta);
-      if (checked) {
-        text += checked;
-        yield { type: 'delta', text: checked };
+    try {
+      for await (const chunk of reply) {
+        if (chunk.truncated && maxTokens !== undefined) notices.push(CUT_NOTICES.tokens(maxTokens));
+        const checked = filter.push(chunk.text);
+        if (checked) {
+          text += checked;
+          yield { type: 'delta', text: checked };
+        }
       }
+    } catch (error) {
+      // The caller's cancel, or a failure of the model, ends the answer as before; the deadline cuts it.
+      if (!deadline.signal.aborted || signal?.aborted) throw error;
+      if (!text.trim()) throw new PaperbotError('ollama_timeout', `The model "${this.model.model}" wrote nothing within ${seconds(timeoutMs ?? 0)} s (ANSWER_TIMEOUT_MS).`, { cause: error });
+      notices.push(CUT_NOTICES.deadline(timeoutMs ?? 0));
+    } finally {
+      clearTimeout(timer);
     }
     const rest = filter.flush();
     if (rest) {
@@ -78,7 +113,7 @@ export class GroundedAnswerer implements Answerer {
       refusal: null,
       citationsRemoved: filter.removed,
       relevance: { ratio: round(retrieval.relevance.ratio), threshold: retrieval.relevance.threshold },
-      notices: [],
+      notices,
       timings: { retrievalMs: round(retrieval.retrievalMs), answerMs: round(answerMs), totalMs: round(retrieval.retrievalMs + answerMs) },
     };
     yield { type: 'answer', answer };

@@ -1,7 +1,12 @@
 /**
- * Keeps the keyword index in step with the paper store: loads the saved index at open, and
- * rebuilds it from the store when it is missing, damaged or behind the store's generation; saves
- * it after each ingest. The index object may be replaced (a rebuild): read `index` at call time.
+ * Keeps the keyword index in step with the paper store. The index covers a store generation:
+ * every change (addition, update, removal) up to it is in the index. Opening loads the saved
+ * index and catches it up with the store's changes since the generation it was saved at; a
+ * missing or damaged file (or one ahead of the store: another database) is rebuilt from the
+ * store. Changes reach the index only through `catchUp`, which reads them back from the store,
+ * so the generation an index is saved with is always one it fully covers, whoever else wrote
+ * the store meanwhile. Saving is the caller's decision (the library saves while it holds the
+ * write lock). The index object may be replaced (a rebuild): read `index` at call time.
  */
 import type { Logger } from 'pino';
 import type { KeywordIndex, KeywordIndexProvider, PaperStore } from './ports.ts';
@@ -15,10 +20,15 @@ export interface KeywordIndexManagerOptions {
   logger?: Logger;
 }
 
+/** Papers read from the store per page while catching up. */
+const PAGE = 2000;
+
 export class KeywordIndexManager {
   /** The current index; empty until `open`. */
   index: KeywordIndex;
-  /** The store generation the saved index matches (−1: nothing saved). */
+  /** Every store change up to this generation is in `index` (−1: nothing yet). */
+  private covered = -1;
+  /** The generation the saved file covers (−1: nothing saved, or not by this process). */
   private savedGeneration = -1;
 
   constructor(
@@ -29,51 +39,94 @@ export class KeywordIndexManager {
     this.index = indexes.create();
   }
 
+  /** The store generation the in-memory index covers. */
+  get coveredGeneration(): number {
+    return this.covered;
+  }
+
+  /** True when the in-memory index holds changes its file does not. */
+  get unsaved(): boolean {
+    return this.index.dirty || this.covered !== this.savedGeneration;
+  }
+
   /** Inverse document frequency of an analysed term in the current index (embedders and answers weigh terms by it). */
   idf(term: string): number {
     return this.index.idf(term);
   }
 
-  /** Loads the saved index, or rebuilds it from the store when it is missing, damaged or stale. */
+  /** Loads the saved index and catches it up, or rebuilds it (in memory) when it is missing, damaged or ahead of the store. */
   open(): void {
     let reason: string;
     try {
       const { index, generation } = this.indexes.load();
-      if (generation === this.store.generation()) {
+      if (generation <= this.store.generation()) {
         this.index = index;
+        this.covered = generation;
         this.savedGeneration = generation;
+        this.catchUp();
         return;
       }
-      reason = 'it is out of step with the paper store';
+      reason = `it is ahead of the paper store (generation ${generation} > ${this.store.generation()}), so it belongs to another database`;
     } catch (error) {
       reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist yet' : (error as Error).message;
     }
     const papers = this.store.count();
     if (papers > 0) this.options.notify?.(`Rebuilding the keyword index from ${papers} papers (${reason}).`);
     this.options.logger?.info({ reason }, 'rebuilding keyword index');
-    this.index = this.buildFromStore();
+    this.buildFromStore();
     this.savedGeneration = -1;
-    if (papers > 0) this.save();
   }
 
-  /** Rebuilds the index from every stored paper and saves it. */
+  /**
+   * Applies the store's changes since the covered generation (added and updated papers, removed
+   * ones) to the in-memory index; returns how many. Cheap when nothing changed (one read).
+   */
+  catchUp(): number {
+    const target = this.store.generation();
+    if (target === this.covered) return 0;
+    if (target < this.covered) {
+      // The store went back (a restored backup): nothing incremental can be trusted.
+      this.options.logger?.warn({ covered: this.covered, store: target }, 'paper store is behind the keyword index; rebuilding it');
+      this.buildFromStore();
+      return this.index.size;
+    }
+    // Rows changed after `target` may come along too: harmless, the index then covers more than it claims.
+    let applied = 0;
+    for (const rowId of this.store.removedSince(this.covered)) {
+      this.index.remove(rowId);
+      applied += 1;
+    }
+    let after = 0;
+    for (;;) {
+      const page = this.store.changedSince(this.covered, after, PAGE);
+      if (!page.length) break;
+      for (const paper of page) this.index.add(paper.rowId, paper.title, paper.abstract);
+      applied += page.length;
+      after = page[page.length - 1]!.rowId;
+    }
+    if (applied) this.options.logger?.debug({ from: this.covered, to: target, applied }, 'keyword index caught up');
+    this.covered = target;
+    return applied;
+  }
+
+  /** Rebuilds the in-memory index from every stored paper (the caller saves it). */
   rebuild(): void {
-    this.index = this.buildFromStore();
+    this.buildFromStore();
     this.savedGeneration = -1;
-    this.save();
   }
 
-  /** Saves the index when it changed or the store moved on since the last save. */
+  /** Saves the index, stamped with the generation it covers, when the file lacks something. Call it holding the write lock. */
   save(): void {
-    const generation = this.store.generation();
-    if (!this.index.dirty && this.savedGeneration === generation) return;
+    if (!this.unsaved) return;
     this.index.commit();
-    this.indexes.save(this.index, generation);
-    this.savedGeneration = generation;
+    this.indexes.save(this.index, this.covered);
+    this.savedGeneration = this.covered;
   }
 
-  private buildFromStore(): KeywordIndex {
+  private buildFromStore(): void {
     const progress = this.options.progress ?? silentProgress;
+    // Read before iterating: rows committed meanwhile come along, and are covered by the next catch-up anyway.
+    const target = this.store.generation();
     const index = this.indexes.create();
     progress.start('keyword index', this.store.count());
     let done = 0;
@@ -84,6 +137,7 @@ export class KeywordIndexManager {
     progress.update(done);
     progress.stop();
     index.commit();
-    return index;
+    this.index = index;
+    this.covered = target;
   }
 }

@@ -9,7 +9,7 @@ import { PaperbotError, describeError } from '../errors.ts';
 import { refusalAnswer, round, toSource } from './answer.ts';
 import type { CorpusFormat } from './corpus/formats.ts';
 import type { ExtractiveAnswerer } from './extractive-answerer.ts';
-import type { IngestReport, PaperLibrary } from './library.ts';
+import type { IngestReport, PaperLibrary, RemoveReport } from './library.ts';
 import type { AnswerLog, Answerer, ConversationStore } from './ports.ts';
 import { Retriever, type FusionSettings } from './retrieval.ts';
 import type { Answer, AnswerEvent, AnswerSource, EmbedderChoice, FeedbackEntry, Paper, PastTurn, Rating, RelevanceDecision, RetrievalMode } from './types.ts';
@@ -48,6 +48,8 @@ export interface ModelStatus {
   embedModel: string;
   ollamaHost: string;
   ollama: { reachable: boolean; models: string[]; hasChatModel: boolean; hasEmbedModel: boolean; error?: string };
+  /** The timeout settings in force, by name: the probe `stats` made used the first. */
+  timeouts: Record<string, number>;
 }
 
 type IndexParameters = Record<string, number | string>;
@@ -142,6 +144,7 @@ export class PaperbotCore {
    * Answers a question as a stream: notices, checked text deltas, then the final `Answer`.
    * A refused question never reaches the model. When the model fails (down, slow, missing,
    * broken mid-stream) the stream continues with the extractive answer and a notice saying why.
+   * A model answer cut by its deadline or token cap keeps its text, with one notice saying so.
    */
   async *askStream(question: string, options: AskOptions = {}): AsyncGenerator<CoreEvent> {
     const { signal, history = [] } = options;
@@ -160,18 +163,20 @@ export class PaperbotCore {
     } else if (this.parts.answerer) {
       let streamed = false;
       try {
-        for await (const event of this.parts.answerer.stream(text, retrieval, { ...(signal ? { signal } : {}), history })) {
+        for await (const event of this.parts.answerer.stream(text, retrieval, { ...(signal ? { signal } : {}), history, startedAt: started })) {
           if (event.type === 'delta') streamed = true;
           if (event.type === 'answer') answer = event.answer;
           else yield event;
         }
+        // An answer cut short (ANSWER_TIMEOUT_MS, OLLAMA_MAX_TOKENS) says so once, as it ends.
+        for (const notice of answer?.notices ?? []) yield { type: 'notice', text: notice };
       } catch (error) {
         // Cancelled by the caller (a shutdown): say so with the caller's reason, not the model's error.
         if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : error;
         const notice = `${describeError(error)} This is an extractive answer instead.`;
         // Ollama simply not running is the ordinary no-Ollama setup, not a warning.
         const level = error instanceof PaperbotError && error.code === 'ollama_unreachable' ? 'info' : 'warn';
-        this.parts.logger?.[level]({ err: error }, 'model answer failed; extractive fallback');
+        this.parts.logger?.[level]({ err: error, notified: true }, 'model answer failed; extractive fallback');
         notices.push(notice);
         yield { type: 'notice', text: notice };
         // The model's partial text is already shown with its [n]: keep those numbers meaning the same papers.
@@ -220,24 +225,46 @@ export class PaperbotCore {
   paper(idOrTitle: string): Paper {
     const key = idOrTitle.trim();
     if (!key) throw new PaperbotError('usage', 'Give a paper id, e.g. paperbot paper 2211.09794 (ids are listed by paperbot search).');
-    const versionless = key.replace(/^(\d{4}\.\d{4,5})v\d+$/i, '$1');
-    const found = this.library.store.getById(key) ?? this.library.store.getById(versionless) ?? this.library.store.findByTitle(key)[0];
+    const found = this.paperById(key) ?? this.library.store.findByTitle(key)[0];
     if (!found) throw new PaperbotError('not_found', `No paper with id "${key}". Find ids with: paperbot search "<words from the title>"`);
     return found;
   }
 
-  ingest(paths: readonly string[], format?: CorpusFormat): Promise<IngestReport> {
+  /** A paper by its id as `search` shows it (arXiv ids with or without version); no title match. */
+  private paperById(id: string): Paper | undefined {
+    const key = id.trim();
+    const versionless = key.replace(/^(\d{4}\.\d{4,5})v\d+$/i, '$1');
+    return this.library.store.getById(key) ?? this.library.store.getById(versionless);
+  }
+
+  /** Ingests files; with `dryRun`, reports what the ingest would add, update and reject, writing nothing. */
+  ingest(paths: readonly string[], format?: CorpusFormat, options: { dryRun?: boolean } = {}): Promise<IngestReport> {
     if (!paths.length) throw new PaperbotError('usage', 'Name at least one file or directory to ingest.');
-    return this.library.ingest(paths, format ? { format } : {});
+    return options.dryRun ? this.library.dryRunIngest(paths, format ? { format } : {}) : this.library.ingest(paths, format ? { format } : {});
+  }
+
+  /**
+   * Removes papers by id (as `search` shows them; arXiv ids with or without version) from the
+   * store and both indexes. Unknown ids are listed in `notFound`; when no id names a paper,
+   * nothing is removed and it is a `not_found` error.
+   */
+  async remove(ids: readonly string[]): Promise<RemoveReport> {
+    const wanted = [...new Set(ids.map((id) => id.trim()).filter(Boolean))];
+    if (!wanted.length) throw new PaperbotError('usage', 'Name at least one paper id to remove, e.g. paperbot remove 2211.09794 (ids are listed by paperbot search).');
+    const nothing = () => new PaperbotError('not_found', `No paper with id ${wanted.map((id) => `"${id}"`).join(', ')}: nothing removed. Find ids with: paperbot search "<words from the title>"`);
+    // Checked before waiting for the write lock, and again under it.
+    if (!wanted.some((id) => this.paperById(id))) throw nothing();
+    const report = await this.library.remove(wanted, (id) => this.paperById(id));
+    if (!report.removed.length) throw nothing();
+    return report;
   }
 
   /**
    * Rebuilds the keyword index and, unless vector search is off (RETRIEVAL_MODE=keyword), the
-   * vector index with `embedder`.
+   * vector index with `embedder`, holding the write lock.
    */
   async rebuildIndexes(embedder: EmbedderChoice): Promise<Stats> {
-    this.library.rebuildKeywordIndex();
-    await this.library.vectors?.rebuild(embedder);
+    await this.library.rebuildIndexes((vectors) => vectors.rebuild(embedder));
     return this.stats();
   }
 
@@ -292,7 +319,8 @@ export class PaperbotCore {
         papers: index.size,
         vocabulary: index.vocabularySize,
         bytes: keyword.bytes,
-        upToDate: !index.dirty && index.size === library.store.count(),
+        // Pending changes count: a search merges them first.
+        upToDate: library.keywords.coveredGeneration === library.store.generation() && index.size === library.store.count(),
         parameters: keyword.parameters,
         bm25: keyword.parameters,
       },

@@ -56,12 +56,52 @@ export interface PaperStore {
    */
   changedSince(generation: number, afterRowId: number, limit: number): Paper[];
   countChangedSince(generation: number): number;
+  /**
+   * Deletes papers by row id (unknown ones are skipped) and returns those it deleted. Each removal
+   * is a change of its own generation, kept as a tombstone so indexes drop the paper on catch-up;
+   * a removed paper's row id is never given to another paper.
+   */
+  remove(rowIds: readonly number[]): Paper[];
+  /** Row ids of the papers removed after store generation `generation`, ascending. */
+  removedSince(generation: number): number[];
+  /**
+   * What `upsert` would do with the record, writing nothing. `seen` carries the records of the
+   * same dry run (it is updated here), so a repeat counts as a real ingest would count it.
+   */
+  previewUpsert(record: PaperRecord, seen: Map<string, PaperStamp>): UpsertStatus;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
   /** Where the store lives (a file, a server) and its size, for `stats`. */
   describe(): { location: string; bytes: number };
   /** Closes the store; further calls throw. Idempotent. */
   close(): void;
+}
+
+/** What a dry run remembers of a paper it would write: its version and content hash. */
+export interface PaperStamp {
+  version: number | null;
+  contentHash: string;
+}
+
+/**
+ * The data directory's write lock: one writing process at a time (ingest, remove, index
+ * --rebuild, a digest's gather), so no writer saves an index missing another's papers. Readers
+ * never need it. A lock left by a process that is no longer running is taken over.
+ */
+export interface WriteLock {
+  /**
+   * Holds the lock until `release`. While another process holds it, waits (saying so once per
+   * holder through the adapter's notice callback) and rejects with a `PaperbotError` (`data_dir`)
+   * after the adapter's timeout. Not re-entrant: the caller serialises its own writers.
+   */
+  acquire(): Promise<WriteLockHold>;
+  /** The lock when it is free right now, else undefined; never waits. */
+  tryAcquire(): WriteLockHold | undefined;
+}
+
+export interface WriteLockHold {
+  /** Gives the lock up; idempotent. */
+  release(): void;
 }
 
 /** What `stats` shows of an index, whatever its backend: a size on disk and its own parameters. */
@@ -182,18 +222,31 @@ export interface ChatRequest {
 }
 
 /**
- * A chat model: the messages in, the reply out, as a stream of text deltas that concatenate to
- * the whole reply or at once. The stream ends when the model is done; a model that stops answering for
- * the adapter's idle timeout, is unreachable or lacks the model rejects with a `PaperbotError`
- * (`ollama_timeout`, `ollama_unreachable`, `ollama_model_missing`, `ollama_failed` for Ollama),
- * before or during the stream. Aborting `signal` ends the stream with the signal's reason.
+ * One piece of a streamed reply. `text` may be empty (a last chunk that only reports how the
+ * reply ended); `truncated` is set, on the last chunk, when the model stopped because it reached
+ * the request's `maxTokens` rather than because it was done.
+ */
+export interface ChatChunk {
+  text: string;
+  truncated?: boolean;
+}
+
+/**
+ * A chat model: the messages in, the reply out, as a stream of chunks whose texts concatenate to
+ * the whole reply, or at once. The stream ends when the model is done or reached `maxTokens`
+ * (the last chunk then says `truncated`); a model that stops answering for the adapter's idle
+ * timeout, is unreachable or lacks the model rejects with a `PaperbotError` (`ollama_timeout`,
+ * `ollama_unreachable`, `ollama_model_missing`, `ollama_failed` for Ollama), before or during the
+ * stream. Once a call to its server timed out, an adapter may reject the next calls at once with
+ * the same code for a while (a silent server costs one timeout, not one per call). Aborting
+ * `signal` ends the stream with the signal's reason.
  */
 export interface ChatModel {
   /** The `Answer.mode` of answers it writes (`ollama`). */
   readonly mode: string;
   /** The model's name (`llama3.2`), shown in `stats` and `Answer.model`. */
   readonly model: string;
-  stream(request: ChatRequest): AsyncIterable<string>;
+  stream(request: ChatRequest): AsyncIterable<ChatChunk>;
   /** The whole reply at once (short replies such as digest summaries), with the same errors. */
   complete(request: ChatRequest): Promise<string>;
 }
@@ -202,10 +255,13 @@ export interface ChatModel {
  * Turns a question and its retrieved papers into an `Answer`, streamed. Deltas concatenate to the
  * final answer's text and carry only checked citations. Throws a `PaperbotError` (before or
  * during the stream) when it cannot answer; the core then falls back to the extractive answerer.
+ * An answer cut short (a deadline, a token cap) is still an `Answer`: the text so far, checked,
+ * with one line in `notices` saying why it ends there. `startedAt` (`performance.now()` of the
+ * ask's start) lets a deadline count the time spent before the answerer was called.
  */
 export interface Answerer {
   readonly mode: string;
-  stream(question: string, retrieval: Retrieval, options?: { signal?: AbortSignal; history?: readonly PastTurn[] }): AsyncGenerator<AnswerEvent>;
+  stream(question: string, retrieval: Retrieval, options?: { signal?: AbortSignal; history?: readonly PastTurn[]; startedAt?: number }): AsyncGenerator<AnswerEvent>;
 }
 
 /**

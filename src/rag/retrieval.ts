@@ -76,7 +76,7 @@ export class Retriever {
         vectorHits = await this.vectors.search(query, mode === 'vector' ? k : candidates, mode === 'hybrid' ? keywordHits.slice(0, this.fusion.exactCandidates).map((hit) => hit.rowId) : []);
       } catch (error) {
         notices.push(`Vector search unavailable (${describeError(error)}); using keyword search only.`);
-        this.logger?.warn({ err: error }, 'vector search failed; keyword only');
+        this.logger?.warn({ err: error, notified: true }, 'vector search failed; keyword only');
       }
     }
 

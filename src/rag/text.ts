@@ -1,7 +1,9 @@
 /**
  * Text analysis shared by indexing, querying and sentence picking, so that a query term and an
- * abstract term always meet in the same form: lowercased, split on anything that is not a letter
- * or digit, stopwords dropped, Porter-stemmed (as SQLite FTS5's porter tokenizer does).
+ * abstract term always meet in the same form: invisible characters removed and NFKC-normalised,
+ * lowercased, split on anything that is not a letter or digit, stopwords dropped, Porter-stemmed
+ * (as SQLite FTS5's porter tokenizer does). Only the analysis is normalised: stored and quoted
+ * text stays exactly as given.
  */
 import { stemmer } from 'stemmer';
 
@@ -41,9 +43,31 @@ export function stem(word: string): string {
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
-/** Lowercased words of a text, split on anything that is not a letter or a digit. Accents are kept. */
+/**
+ * Characters that render as nothing (or only steer layout) and so can hide inside a word:
+ * Unicode format characters (zero-width space and joiners, word joiner, soft hyphen, bidi
+ * marks, embeddings, overrides and isolates, the BOM, tag characters), the combining grapheme
+ * joiner and variation selectors.
+ */
+const INVISIBLE = /[\p{Cf}\u034f\ufe00-\ufe0f]/gu;
+const NOT_ASCII = /[^\p{ASCII}]/u;
+
+/**
+ * The form of a text used for matching, never for storing: invisible characters removed, then
+ * NFKC, so fullwidth letters, ligatures (ﬁ) and composed or decomposed accents meet their plain
+ * spelling. Plain ASCII comes back unchanged (so indexes built before this rule stay valid).
+ */
+export function normaliseForMatching(text: string): string {
+  if (!NOT_ASCII.test(text)) return text;
+  return text.replace(INVISIBLE, '').normalize('NFKC');
+}
+
+/**
+ * Lowercased words of a text, split on anything that is not a letter or a digit, after
+ * `normaliseForMatching`. Accents are kept.
+ */
 export function words(text: string): string[] {
-  return text.toLowerCase().match(WORD) ?? [];
+  return normaliseForMatching(text).toLowerCase().match(WORD) ?? [];
 }
 
 /** True for the stopwords dropped from documents (Lucene's English list). */
@@ -100,7 +124,12 @@ export function normaliseWhitespace(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-/** A key under which two spellings of one title compare equal: case, spacing and punctuation ignored. */
+/**
+ * A key under which two spellings of one title compare equal: case, spacing, punctuation,
+ * accents and invisible characters ignored. It names papers without an id (`titleHashId`), so it
+ * changes only where it must: no NFKC after the NFKD here (that would recompose Hangul and
+ * change the keys of stored papers).
+ */
 export function titleKey(title: string): string {
-  return words(title.normalize('NFKD').replace(/\p{M}/gu, '')).join(' ');
+  return (title.replace(INVISIBLE, '').normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().match(WORD) ?? []).join(' ');
 }

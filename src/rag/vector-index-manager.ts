@@ -4,6 +4,10 @@
  * naming `paperbot index --rebuild`, and `auto` keeps the recorded embedder (falling back to
  * keyword-only retrieval, with a warning, when that embedder is unavailable). A rebuild never
  * happens behind the user's back except to repair a missing or damaged index file.
+ *
+ * The index covers a store generation: every paper changed up to it has its vector, every paper
+ * removed up to it is gone. `catchUp` embeds what changed since and drops what was removed, in
+ * memory; the library saves (stamped with the covered generation) while it holds the write lock.
  */
 import type { Logger } from 'pino';
 import { PaperbotError, describeError } from '../errors.ts';
@@ -45,6 +49,12 @@ export class VectorIndexManager implements VectorSearch {
   state: VectorState = { kind: 'empty' };
   /** Every paper changed at or before this store generation has its vector in the index. */
   private coveredGeneration = 0;
+  /** The generation the saved file covers (−1: not saved by this process). */
+  private savedGeneration = -1;
+  /** The index changed since it was last loaded or saved. */
+  private changed = false;
+  /** Catch-ups run one at a time (a poll and an ingest in one process). */
+  private catchingUp: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: PaperStore,
@@ -84,9 +94,16 @@ export class VectorIndexManager implements VectorSearch {
       const index = await this.indexes.open();
       this.state = { kind: 'ready', index, embedder };
       this.coveredGeneration = meta.storeGeneration;
+      this.savedGeneration = meta.storeGeneration;
+      this.changed = false;
     } catch (error) {
       if (!(error instanceof PaperbotError) || error.code !== 'index') throw error;
-      await this.build(meta.embedderId.startsWith('ollama:') ? 'ollama' : 'local', `${error.message} Rebuilding it`, embedder);
+      await this.build(kindOf(meta.embedderId), `${error.message} Rebuilding it`, embedder);
+      return;
+    }
+    if (meta.storeGeneration > this.store.generation()) {
+      // Saved for a later store than this one (another database): nothing in it can be trusted.
+      await this.build(kindOf(meta.embedderId), `The vector index is ahead of the paper store (generation ${meta.storeGeneration} > ${this.store.generation()}). Rebuilding it`, embedder);
       return;
     }
     await this.catchUp();
@@ -97,12 +114,37 @@ export class VectorIndexManager implements VectorSearch {
     await this.build(choice, 'rebuild requested');
   }
 
+  /** True when the in-memory index holds changes its file does not. */
+  get unsaved(): boolean {
+    return this.state.kind === 'ready' && (this.changed || this.coveredGeneration !== this.savedGeneration);
+  }
+
+  /** The store generation the in-memory index covers. */
+  get covered(): number {
+    return this.coveredGeneration;
+  }
+
+  /** Saves the index, stamped with the generation it covers, when the file lacks something. Call it holding the write lock. */
+  save(): void {
+    if (this.state.kind !== 'ready' || !this.unsaved) return;
+    this.indexes.save(this.state.index, this.coveredGeneration);
+    this.savedGeneration = this.coveredGeneration;
+    this.changed = false;
+  }
+
   /**
-   * Embeds every paper changed since the index was last complete, in batches, and saves.
-   * If the embedder fails, what was embedded stays, the rest waits for the next run, and the
-   * error is returned (not thrown): the papers themselves are safely stored already.
+   * Drops papers removed and embeds every paper changed since the covered generation, in
+   * batches, in memory. If the embedder fails, what was embedded stays, the rest waits for the
+   * next catch-up, and the error is returned (not thrown): the papers are safely stored already.
+   * `quiet` (a background poll) logs the failure instead of telling the user.
    */
-  async catchUp(): Promise<{ embedded: number; error?: PaperbotError }> {
+  catchUp(options: { quiet?: boolean } = {}): Promise<{ embedded: number; error?: PaperbotError }> {
+    const run = this.catchingUp.catch(() => undefined).then(() => this.catchUpNow(options));
+    this.catchingUp = run;
+    return run;
+  }
+
+  private async catchUpNow(options: { quiet?: boolean }): Promise<{ embedded: number; error?: PaperbotError }> {
     // The first papers of an empty library: the index is built now, its embedder decided now.
     if (this.state.kind === 'empty' && this.store.count() > 0 && !this.options.allowEmbedderChange) {
       await this.build(this.options.choice, 'first papers');
@@ -111,10 +153,17 @@ export class VectorIndexManager implements VectorSearch {
     }
     if (this.state.kind !== 'ready') return { embedded: 0 };
     const { index, embedder } = this.state;
+    // Read first: whatever commits meanwhile is at a later generation, so covering `target` stays true.
     const target = this.store.generation();
+    if (target === this.coveredGeneration) return { embedded: 0 };
+    for (const rowId of this.store.removedSince(this.coveredGeneration)) {
+      const before = index.size;
+      index.remove(rowId);
+      if (index.size !== before) this.changed = true;
+    }
     const total = this.store.countChangedSince(this.coveredGeneration);
     if (total === 0) {
-      if (target !== this.coveredGeneration) this.save(target);
+      this.coveredGeneration = target;
       return { embedded: 0 };
     }
     const progress = this.options.progress ?? silentProgress;
@@ -130,20 +179,21 @@ export class VectorIndexManager implements VectorSearch {
         const vectors = await embedder.embedDocuments(page.map((paper) => `${paper.title}. ${paper.abstract}`));
         if (vectors.length !== page.length) throw new PaperbotError('internal', `${embedder.id} returned ${vectors.length} vectors for ${page.length} papers.`);
         page.forEach((paper, i) => index.upsert(paper.rowId, vectors[i]!));
+        this.changed = true;
         after = page[page.length - 1]!.rowId;
         done += page.length;
         progress.update(done);
       }
     } catch (error) {
       const failure = error instanceof PaperbotError ? error : new PaperbotError('internal', describeError(error), { cause: error });
-      this.options.logger?.warn({ err: failure, embedded: done, total }, 'embedding stopped');
-      this.options.notify?.(`${total - done} papers are stored but not yet in the vector index (${failure.message}); they are embedded on the next run.`);
-      this.save(this.coveredGeneration);
+      this.options.logger?.warn({ err: failure, embedded: done, total, notified: !options.quiet }, 'embedding stopped');
+      if (!options.quiet) this.options.notify?.(`${total - done} papers are stored but not yet in the vector index (${failure.message}); they are embedded on the next run.`);
+      // The covered generation stays: the next catch-up embeds the rest (and these again).
       return { embedded: done, error: failure };
     } finally {
       progress.stop();
     }
-    this.save(target);
+    this.coveredGeneration = target;
     return { embedded: done };
   }
 
@@ -191,15 +241,11 @@ export class VectorIndexManager implements VectorSearch {
     this.state = { kind: 'ready', index, embedder };
     // Below every generation: rows from before generations were recorded (0) are embedded too.
     this.coveredGeneration = -1;
-    const { error } = await this.catchUp();
+    this.savedGeneration = -2;
+    this.changed = true;
+    const { error } = await this.catchUpNow({});
     if (error && index.size === 0) {
       this.state = { kind: 'unavailable', reason: error.message };
     }
-  }
-
-  private save(generation: number): void {
-    if (this.state.kind !== 'ready') return;
-    this.indexes.save(this.state.index, generation);
-    this.coveredGeneration = generation;
   }
 }

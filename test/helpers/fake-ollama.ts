@@ -42,6 +42,14 @@ export interface FakeOllamaFaults {
   status500?: boolean;
   /** The message used by `errorMidStream` and `status500`. */
   errorMessage?: string;
+  /** Accept every request and never answer it (until the client goes away or the fake closes). */
+  neverAnswer?: boolean;
+  /**
+   * In a streamed chat, after the reply's chunks keep streaming this text, one chunk at a time
+   * (every `chunkDelayMs`, or as fast as the event loop turns), never `done`, until the client
+   * goes away or `num_predict` is reached (then `done_reason: "length"`): a model that never stops.
+   */
+  endless?: string;
 }
 
 export interface FakeOllamaOptions {
@@ -55,6 +63,11 @@ export interface FakeOllamaOptions {
   chatReply?: (request: ChatRequestBody) => string | Promise<string>;
   /** Characters per streamed chunk (default 8). */
   chunkSize?: number;
+  /**
+   * The streamed chunks of a chat reply, exactly (overrides `chatReply` and `chunkSize` for
+   * streamed chats), to put chunk boundaries where a test wants them.
+   */
+  chatChunks?: (request: ChatRequestBody) => string[];
   /** Delay between streamed NDJSON lines (default 0). */
   chunkDelayMs?: number;
   /** Initial fault switches. */
@@ -258,6 +271,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
   ): Promise<void> {
     const faults = fake.faults;
     if (faults.slowMs) await sleep(faults.slowMs, undefined, { signal });
+    if (faults.neverAnswer) await new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('client went away')), { once: true }));
     if (faults.status500) throw new HttpFailure(500, faults.errorMessage ?? 'fake-ollama: simulated server error');
 
     const route = `${method} ${path}`;
@@ -331,8 +345,8 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     const request = { ...body, model, messages } as ChatRequestBody;
     const reply = await chatReply(request);
     const promptEvalCount = messages.reduce((sum, m) => sum + wordCount(m.content), 0);
-    const stats = (evalCount: number) => ({
-      done_reason: 'stop',
+    const stats = (evalCount: number, doneReason = 'stop') => ({
+      done_reason: doneReason,
       total_duration: 5_000_000 + evalCount * 1_000_000,
       load_duration: 1_000_000,
       prompt_eval_count: promptEvalCount,
@@ -354,8 +368,14 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     }
 
     const characters = Array.from(reply);
-    const pieces: string[] = [];
-    for (let i = 0; i < characters.length; i += chunkSize) pieces.push(characters.slice(i, i + chunkSize).join(''));
+    let pieces: string[] = [];
+    if (options.chatChunks) pieces = options.chatChunks(request);
+    else for (let i = 0; i < characters.length; i += chunkSize) pieces.push(characters.slice(i, i + chunkSize).join(''));
+    // Like Ollama, stop at `num_predict` tokens (here: one chunk is one token) and say "length".
+    const requestOptions = body['options'];
+    const numPredict = isRecord(requestOptions) && typeof requestOptions['num_predict'] === 'number' && requestOptions['num_predict'] > 0 ? requestOptions['num_predict'] : Infinity;
+    const cut = pieces.length > numPredict;
+    if (cut) pieces = pieces.slice(0, numPredict);
 
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
     res.flushHeaders();
@@ -374,8 +394,17 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     }
     if (faults.errorMidStream !== undefined) {
       await writeLine({ error: faults.errorMessage ?? 'fake-ollama: simulated error mid-stream' });
+    } else if (faults.endless !== undefined && !cut) {
+      let sent = pieces.length;
+      for (; sent < numPredict; sent++) {
+        if (chunkDelayMs > 0) await sleep(chunkDelayMs, undefined, { signal });
+        else await new Promise((resolve) => setImmediate(resolve));
+        if (res.destroyed) throw new Error('client went away');
+        res.write(`${JSON.stringify(line(faults.endless, false))}\n`);
+      }
+      await writeLine({ ...line('', true), ...stats(sent, 'length') });
     } else if (!faults.endWithoutDone) {
-      await writeLine({ ...line('', true), ...stats(pieces.length) });
+      await writeLine({ ...line('', true), ...stats(pieces.length, cut ? 'length' : 'stop') });
     }
     res.end();
   }

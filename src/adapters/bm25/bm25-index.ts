@@ -35,7 +35,9 @@ interface PendingDoc {
 }
 
 const MAGIC = 'PBKW';
-const FORMAT_VERSION = 1;
+/** 2: the file ends with a CRC32 of every byte before it (header included); 1 covered the sections only. */
+const FORMAT_VERSION = 2;
+const TRAILER_BYTES = 4;
 const MAX_TF = 0xffff;
 
 export class Bm25KeywordIndex implements KeywordIndex {
@@ -259,7 +261,10 @@ export class Bm25KeywordIndex implements KeywordIndex {
     return { parameters: { ...this.params } };
   }
 
-  /** Writes the index atomically (temp file, fsync, rename), stamped with the store generation it matches. */
+  /**
+   * Writes the index atomically (temp file, fsync, rename), stamped with the store generation it
+   * matches, and ending with a CRC32 of the whole file before it.
+   */
   save(file: string, generation: number): void {
     this.commit();
     const vocabBytes = Buffer.from(this.termList.join('\n'), 'utf8');
@@ -273,9 +278,8 @@ export class Bm25KeywordIndex implements KeywordIndex {
       asBuffer(this.slotLengths),
     ];
     const lengths = sections.map((section) => section.length);
-    const checksum = checksumOf(sections);
     const header = Buffer.from(
-      JSON.stringify({ magic: MAGIC, version: FORMAT_VERSION, generation, terms: this.termList.length, lengths, checksum, totalLength: this.totalLength }),
+      JSON.stringify({ magic: MAGIC, version: FORMAT_VERSION, generation, terms: this.termList.length, lengths, totalLength: this.totalLength }),
       'utf8',
     );
     const headerLength = Buffer.alloc(4);
@@ -288,6 +292,9 @@ export class Bm25KeywordIndex implements KeywordIndex {
       const padding = (8 - (section.length % 8)) % 8;
       if (padding) parts.push(Buffer.alloc(padding));
     }
+    const trailer = Buffer.alloc(TRAILER_BYTES);
+    trailer.writeUInt32LE(checksumOf(parts));
+    parts.push(trailer);
     try {
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileAtomically(file, parts);
@@ -297,16 +304,22 @@ export class Bm25KeywordIndex implements KeywordIndex {
   }
 
   /**
-   * Reads an index written by `save`. Throws an `index` error when the file is truncated, corrupt
-   * or of another format version; the caller rebuilds from the store.
+   * Reads an index written by `save`. Throws an `index` error when the file is truncated, damaged
+   * anywhere (the trailing CRC32 covers header and sections) or of another format version; the
+   * caller rebuilds from the store.
    */
   static load(file: string, params: Bm25Params): { index: Bm25KeywordIndex; generation: number } {
-    const bytes = readFileSync(file);
+    const whole = readFileSync(file);
     const corrupt = (why: string) => new PaperbotError('index', `The keyword index ${file} is unusable (${why}).`);
-    if (bytes.length < 8 || bytes.subarray(0, 4).toString() !== MAGIC) throw corrupt('not a paperbot keyword index');
+    if (whole.length < 8 + TRAILER_BYTES || whole.subarray(0, 4).toString() !== MAGIC) throw corrupt('not a paperbot keyword index');
+    const bytes = whole.subarray(0, whole.length - TRAILER_BYTES);
+    if (checksumOf([bytes]) !== whole.readUInt32LE(bytes.length)) {
+      // A format-1 file has no trailer: say so rather than "damaged" (it is rebuilt either way).
+      throw corrupt(/"version":1[,}]/.test(whole.subarray(8, 8 + Math.min(200, whole.length - 8)).toString('latin1')) ? 'saved by an older paperbot' : 'checksum mismatch: it is damaged');
+    }
     const headerLength = bytes.readUInt32LE(4);
     if (8 + headerLength > bytes.length) throw corrupt('truncated header');
-    let header: { magic: string; version: number; generation: number; terms: number; lengths: number[]; checksum: number; totalLength: number };
+    let header: { magic: string; version: number; generation: number; terms: number; lengths: number[]; totalLength: number };
     try {
       header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
     } catch {
@@ -320,7 +333,6 @@ export class Bm25KeywordIndex implements KeywordIndex {
       sections.push(bytes.subarray(at, at + length));
       at += length + ((8 - (length % 8)) % 8);
     }
-    if (checksumOf(sections) !== header.checksum) throw corrupt('checksum mismatch');
     const [vocab, offsets, slots, titleTf, bodyTf, rowIds, lengths] = sections as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
 
     const index = new Bm25KeywordIndex(params);
@@ -387,11 +399,11 @@ function partialTop(candidates: readonly number[], scores: Float64Array, k: numb
   return heap.sort((a, b) => scores[b]! - scores[a]! || a - b);
 }
 
-/** CRC32 over all sections. Empty ones are skipped: zlib restarts the checksum on an empty buffer. */
-function checksumOf(sections: readonly Buffer[]): number {
+/** CRC32 (unsigned) over the parts in order. Empty ones are skipped: zlib restarts the checksum on an empty buffer. */
+function checksumOf(parts: readonly Buffer[]): number {
   let checksum = 0;
-  for (const section of sections) if (section.length) checksum = crc32(section, checksum);
-  return checksum;
+  for (const part of parts) if (part.length) checksum = crc32(part, checksum);
+  return checksum >>> 0;
 }
 
 function asBuffer(view: ArrayBufferView): Buffer {

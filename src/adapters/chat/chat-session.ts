@@ -9,6 +9,7 @@
  * it is drawn) plus its transport; it never sees the queue, the limiter or the answer log.
  */
 import type { Logger } from 'pino';
+import { MentionNeutraliser } from '../../chat-text.ts';
 import { commands } from '../../commands/index.ts';
 import { PaperbotError } from '../../errors.ts';
 import type { Platform } from '../../platforms.ts';
@@ -52,7 +53,7 @@ export interface AnswerSurface {
   waiting?(position: number): Promise<void>;
   /** The model is about to start on it. */
   starting?(): Promise<void>;
-  /** The answer so far (plain, as the model wrote it), at most once per edit interval. */
+  /** The answer so far (plain, its mentions neutralised, a possible mention's start held back), at most once per edit interval. */
   progress?(text: string): Promise<void>;
   /** The final answer, logged under `answerId` (for its feedback buttons). */
   finish(answer: Answer, answerId: number): Promise<void>;
@@ -174,12 +175,14 @@ export class ChatSession {
   }
 
   private async stream(surface: AnswerSurface, edits: EditChain, question: string, history: readonly PastTurn[], signal: AbortSignal): Promise<Answer> {
+    // The progress text is neutralised as it grows, a mention split across two deltas included.
+    const mentions = new MentionNeutraliser();
     let text = '';
     let lastEdit = 0;
     let final: Answer | undefined;
     for await (const event of this.core.askStream(question, { signal, history })) {
       if (event.type === 'delta') {
-        text += event.text;
+        text += mentions.push(event.text);
         const now = Date.now();
         if (surface.progress && now - lastEdit >= this.options.editIntervalMs) {
           lastEdit = now;

@@ -60,7 +60,7 @@ function reportGather(report: GatherReport, notify: (message: string) => void): 
 
 export async function runDigestCommand(config: Config, options: DigestCommandOptions, notify: (message: string) => void): Promise<void> {
   const mode = validate(options);
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = createLogger(config.LOG_LEVEL, { format: config.LOG_FORMAT, noticesShown: true });
   let paperbot: Paperbot | undefined;
   try {
     paperbot = await openPaperbot(config, { notify, logger });
@@ -79,6 +79,8 @@ export async function runDigestCommand(config: Config, options: DigestCommandOpt
     const since = options.since !== undefined ? startOfDay(options.since, target!.timezone) : undefined;
     const outcome = await service.postNow(target!, since ? { since } : {});
     printOutcome(outcome, options.json === true);
+    // The footer's notes (a source that failed) are this run's problems: one line each.
+    for (const note of outcome.notes) notify(note);
     if (outcome.status === 'failed' || outcome.status === 'pending') process.exitCode = 1;
   } finally {
     paperbot?.close();

@@ -3,7 +3,8 @@
  * object with --json); notices, logs and progress go to stderr. Exit codes: 0 done (an honest
  * refusal included), 2 usage or configuration error, 1 anything else.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { commands } from '../../commands/index.ts';
 import type { AnyCommand } from '../../commands/definition.ts';
@@ -12,13 +13,15 @@ import type { DigestCommandOptions } from './digest-command.ts';
 import type { ChatAdapter } from '../chat/chat-session.ts';
 import { loadConfig, type Config } from '../../config.ts';
 import { describeError, exitCodeFor, PaperbotError } from '../../errors.ts';
-import { neutraliseMentions } from '../../chat-text.ts';
+import { MentionNeutraliser } from '../../chat-text.ts';
 import type { PaperbotCore } from '../../rag/paperbot-core.ts';
+import { createNotifier } from './notices.ts';
 
 // Everything heavy (the store, the indexes, the chat packages, croner, pino) is imported inside
 // the action that needs it, so `--help` and the other commands start fast and run without the
 // chat packages installed.
-const notify = (message: string) => process.stderr.write(`paperbot: ${message}\n`);
+// One problem, one line: a notice that repeats an earlier one's error keeps only what it adds.
+const notify = createNotifier((line) => process.stderr.write(line));
 
 function collectInput(command: AnyCommand, args: unknown[], options: Record<string, unknown>): Record<string, unknown> {
   const input: Record<string, unknown> = {};
@@ -26,7 +29,11 @@ function collectInput(command: AnyCommand, args: unknown[], options: Record<stri
     const value = args[i];
     input[argument.name] = argument.variadic === 'join' && Array.isArray(value) ? value.join(' ') : value;
   });
-  for (const option of command.options) if (options[option.name] !== undefined) input[option.name] = options[option.name];
+  for (const option of command.options) {
+    // commander names `--dry-run` dryRun; inputs use the same name.
+    const key = option.name.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
+    if (options[key] !== undefined) input[key] = options[key];
+  }
   return input;
 }
 
@@ -39,15 +46,23 @@ async function runCommand(command: AnyCommand, config: Config, input: Record<str
   const [{ createPaperbot }, { terminalProgress }] = await Promise.all([import('../../composition-root.ts'), import('./progress.ts')]);
   let core: PaperbotCore | undefined;
   try {
-    core = await createPaperbot(config, { progress: terminalProgress(progressMode), notify, ...(command.rebuildsIndexes ? { rebuilding: true } : {}) });
+    core = await createPaperbot(config, {
+      progress: terminalProgress(progressMode),
+      notify,
+      ...(command.rebuildsIndexes ? { rebuilding: true } : {}),
+      ...(command.readOnly?.(parsed.data) ? { readOnly: true } : {}),
+    });
     if (!json && command.stream) {
-      // Text grows on stdout as the model writes it; only checked text ever arrives here.
+      // Text grows on stdout as the model writes it; only checked text ever arrives here, and a
+      // mention split across two deltas ("@every" + "one") is held back until it can be neutralised.
       let final: unknown;
+      const mentions = new MentionNeutraliser();
       for await (const event of command.stream(core, parsed.data)) {
-        if (event.type === 'delta') process.stdout.write(neutraliseMentions(event.text));
+        if (event.type === 'delta') process.stdout.write(mentions.push(event.text));
         else if (event.type === 'notice') notify(event.text);
         else final = event.answer;
       }
+      process.stdout.write(mentions.flush());
       const trailer = final !== undefined && command.trailerText ? command.trailerText(final) : '';
       process.stdout.write(trailer ? `\n\n${trailer}\n` : '\n');
       return;
@@ -157,8 +172,10 @@ async function serve(config: Config): Promise<void> {
   }
 
   const { createLogger } = await import('../../logger.ts');
-  const logger = createLogger(config.LOG_LEVEL);
-  const paperbot = await openPaperbot(config, { notify, logger });
+  // serve's notices about answers go to the chat user, not here: its log lines are the operator's.
+  const logger = createLogger(config.LOG_LEVEL, { format: config.LOG_FORMAT });
+  // Papers other processes ingest or remove reach the bot within STORE_POLL_MS, without a restart.
+  const paperbot = await openPaperbot(config, { notify, logger, watchStoreMs: config.STORE_POLL_MS });
   const { core } = paperbot;
   let adapters: ChatAdapter[] = [];
   let scheduler: DigestScheduler | null = null;
@@ -200,8 +217,31 @@ async function serve(config: Config): Promise<void> {
   setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
 }
 
+/** Loads `.env` from the working directory when there is one; a `config` error when it is not a readable file. */
+function loadDotEnv(file: string): void {
+  const where = path.resolve(file);
+  let isFile: boolean;
+  try {
+    isFile = statSync(file).isFile();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new PaperbotError('config', `Cannot read ${where}: ${(error as Error).message}. Make it readable, or move it away.`, { cause: error });
+  }
+  if (!isFile) throw new PaperbotError('config', `${where} is not a file: paperbot reads its settings from a .env file there. Move it away, or run paperbot from another directory.`);
+  try {
+    process.loadEnvFile(file);
+  } catch (error) {
+    throw new PaperbotError('config', `Cannot read ${where}: ${(error as Error).message}. Make it readable (chmod u+r), or move it away.`, { cause: error });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    loadDotEnv('.env');
+  } catch (error) {
+    process.stderr.write(`paperbot: ${describeError(error)}\n`);
+    return exitCodeFor(error);
+  }
   let config: Config | undefined;
   const program = buildProgram(() => (config ??= loadConfig()));
   try {

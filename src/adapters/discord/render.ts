@@ -8,7 +8,7 @@
  * API JSON (which discord.js accepts as they are), so these rules are tested without a client.
  * Lengths are counted in UTF-16 code units, never fewer than Discord's own count.
  */
-import { ELLIPSIS, NO_ANSWER, answerBody, neutraliseMentions, splitMessage, streamingPreview, truncate } from '../../chat-text.ts';
+import { ELLIPSIS, NO_ANSWER, answerBody, capMessages, neutraliseMentions, splitMessage, streamingPreview, truncate } from '../../chat-text.ts';
 import type { Answer, AnswerSource } from '../../rag/types.ts';
 import { escapeMarkdown, linkTarget } from './markup.ts';
 
@@ -77,8 +77,9 @@ export function renderStreamingPreview(text: string): string {
 // Answers
 
 /**
- * Renders an answer as the messages to send, in order. The text (neutralised) is split with
- * `splitMessage`; the last message carries one embed: the cited sources as
+ * Renders an answer as the messages to send, in order: at most 3 (`MAX_ANSWER_MESSAGES`). The
+ * text (neutralised) is split with `splitMessage`; a text that needs more messages is cut at a
+ * safe boundary in the third, which ends with "… see the sources". The last message carries one embed: the cited sources as
  * `[n] [Title](url) · date`, then the other retrieved papers under "Also relevant" (for a
  * refusal, its closest papers), cut with "… and N more" to fit, and the answer's notices in the
  * footer. A refusal's content always states its reason. Every payload sets
@@ -86,7 +87,8 @@ export function renderStreamingPreview(text: string): string {
  */
 export function renderAnswer(answer: Answer, options: RenderAnswerOptions = {}): DiscordMessagePayload[] {
   if (options.streaming) return [payload(renderStreamingPreview(answer.text), [])];
-  const chunks = splitMessage(neutraliseMentions(answerBody(answer)), DISCORD_LIMITS.content);
+  // Neutralised after the cap's prefix is taken: a 50 MB text costs what a short one does.
+  const chunks = capMessages(answerBody(answer), DISCORD_LIMITS.content, (text, limit) => splitMessage(neutraliseMentions(text), limit));
   const embed = sourcesEmbed(answer);
   const embeds = fitEmbeds(embed ? [embed] : []);
   if (!chunks.length) chunks.push(embeds.length ? '' : NO_ANSWER);

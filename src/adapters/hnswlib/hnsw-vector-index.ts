@@ -3,15 +3,21 @@
  * edges. Cosine space; the paper's row id is the label; explicit M / efConstruction / ef, with
  * ef set again after every load (readIndex resets it to 10); resize before adding; removal by
  * markDelete; atomic saves (temp file, then rename). A JSON sidecar records the embedder id,
- * dimension, parameters, the store generation it matches, and the file's size and a CRC32 of its
- * first and last 64 KiB: a load check that costs microseconds instead of hashing a large file.
+ * dimension, parameters, the store generation it matches, the file's size and a CRC32 of the
+ * whole file, and a CRC32 of its own fields. hnswlib trusts the file it reads: a few flipped
+ * bytes in its link lists make a later search read out of bounds and kill the process. So every
+ * load checks the whole file against the sidecar before hnswlib sees it (on a worker thread, so
+ * the check of a large index overlaps the rest of start-up); the int8 copy checks its own CRC.
+ * Sidecars of older paperbots (format 1, a checksum of the first and last 64 KiB only) cannot
+ * vouch for the middle of the file: such an index is reported damaged, and the caller rebuilds.
  */
-import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
 import { PaperbotError } from '../../errors.ts';
 import { writeFileAtomically } from '../files/atomic-file.ts';
+import { fileChecksum, fileChecksumSync } from '../files/file-checksum.ts';
 
 import { QuantizedVectors } from './quantized-vectors.ts';
 
@@ -27,7 +33,8 @@ export interface HnswParams {
 }
 
 const metaSchema = z.object({
-  format: z.literal(1),
+  /** 2: whole-file checksum and a sealed sidecar; 1: older paperbots (edge checksum only). */
+  format: z.union([z.literal(1), z.literal(2)]),
   embedderId: z.string(),
   dimension: z.number().int().positive(),
   m: z.number().int().positive(),
@@ -37,25 +44,20 @@ const metaSchema = z.object({
   /** Labels marked deleted: hnswlib's getIdsList still lists them after a load. */
   deleted: z.array(z.number().int()).default([]),
   fileBytes: z.number().int().nonnegative(),
-  edgeChecksum: z.number().int(),
+  /** CRC32 of the whole index file (format 2). */
+  checksum: z.number().int().optional(),
+  /** CRC32 of the first and last 64 KiB (format 1 only; not enough to load safely). */
+  edgeChecksum: z.number().int().optional(),
   savedAt: z.string(),
+  /** CRC32 of the fields above (format 2): a damaged dimension or count is never believed. */
+  seal: z.number().int().optional(),
 });
 export type VectorIndexMeta = z.output<typeof metaSchema>;
 
-const EDGE_BYTES = 64 * 1024;
-
-/** CRC32 of the first and last 64 KiB of a file. */
-function edgeChecksum(file: string, size: number): number {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(Math.min(EDGE_BYTES, size));
-    readSync(fd, head, 0, head.length, 0);
-    const tail = Buffer.alloc(Math.min(EDGE_BYTES, size));
-    readSync(fd, tail, 0, tail.length, Math.max(0, size - tail.length));
-    return crc32(tail, crc32(head));
-  } finally {
-    closeSync(fd);
-  }
+/** The sidecar's own checksum, over its fields in a fixed order. */
+function sealOf(meta: VectorIndexMeta): number {
+  const fields = [meta.format, meta.embedderId, meta.dimension, meta.m, meta.efConstruction, meta.count, meta.storeGeneration, meta.deleted, meta.fileBytes, meta.checksum ?? null, meta.savedAt];
+  return crc32(JSON.stringify(fields)) >>> 0;
 }
 
 export function metaPath(file: string): string {
@@ -103,41 +105,60 @@ export class HnswVectorIndex implements VectorIndex {
   }
 
   /**
-   * Loads an index saved by `save`. Throws an `index` error when the sidecar is missing, the
-   * file's size or edge checksum disagree with it, or hnswlib cannot read it.
+   * Loads an index saved by `save`. Throws an `index` error when the sidecar is missing, damaged
+   * or of an older format, the file's size or whole-file checksum disagree with it, the int8
+   * copy is damaged, or hnswlib cannot read it. hnswlib reads only a file that passed.
    */
   static load(file: string, params: HnswParams): { index: HnswVectorIndex; meta: VectorIndexMeta } {
     const meta = HnswVectorIndex.check(file);
+    HnswVectorIndex.verify(file, meta, fileChecksumSync(file));
+    const copy = QuantizedVectors.loadSync(copyPath(file));
     const index = new HierarchicalNSW('cosine', meta.dimension);
     try {
       index.readIndexSync(file, true);
     } catch (error) {
       throw new PaperbotError('index', `hnswlib could not read the vector index ${file}: ${(error as Error).message}`, { cause: error });
     }
-    return { index: HnswVectorIndex.wrap(index, meta, params, QuantizedVectors.loadSync(copyPath(file))), meta };
+    return { index: HnswVectorIndex.wrap(index, meta, params, copy), meta };
   }
 
   /**
-   * Like `load`, but hnswlib reads the file on libuv's thread pool, so a large index loads while
-   * the main thread opens everything else. The cheap checks run first, synchronously.
+   * Like `load`, but the whole-file checksum runs on a worker thread and hnswlib reads the file
+   * on libuv's thread pool, so a large index loads while the main thread opens everything else.
+   * The cheap checks run first, synchronously; hnswlib starts only once the checksum matched.
    */
   static async loadAsync(file: string, params: HnswParams): Promise<{ index: HnswVectorIndex; meta: VectorIndexMeta }> {
     const meta = HnswVectorIndex.check(file);
-    const index = new HierarchicalNSW('cosine', meta.dimension);
+    const checksum = fileChecksum(file);
+    checksum.catch(() => undefined); // awaited below
     const copy = QuantizedVectors.load(copyPath(file));
     copy.catch(() => undefined); // awaited below
+    let actual: number;
+    try {
+      actual = await checksum;
+    } catch (error) {
+      throw new PaperbotError('index', `The vector index ${file} cannot be read: ${(error as Error).message}.`, { cause: error });
+    }
+    HnswVectorIndex.verify(file, meta, actual);
+    // The copy is checked too before hnswlib starts, so a damaged copy costs no index read.
+    const loadedCopy = await copy;
+    const index = new HierarchicalNSW('cosine', meta.dimension);
     try {
       await index.readIndex(file, true);
     } catch (error) {
       throw new PaperbotError('index', `hnswlib could not read the vector index ${file}: ${(error as Error).message}`, { cause: error });
     }
-    return { index: HnswVectorIndex.wrap(index, meta, params, await copy), meta };
+    return { index: HnswVectorIndex.wrap(index, meta, params, loadedCopy), meta };
   }
 
-  /** The sidecar, size and edge-checksum checks; throws an `index` error when any fails. */
+  /** The sidecar and size checks (cheap); throws an `index` error when any fails. */
   private static check(file: string): VectorIndexMeta {
     const meta = readVectorIndexMeta(file);
     if (!meta) throw new PaperbotError('index', `The vector index ${file} has no readable description (${metaPath(file)}).`);
+    if (meta.format === 1 || meta.checksum === undefined) {
+      throw new PaperbotError('index', `The vector index ${file} was saved by an older paperbot, whose checksum cannot show that the middle of the file is intact.`);
+    }
+    if (meta.seal !== sealOf(meta)) throw new PaperbotError('index', `The description of the vector index (${metaPath(file)}) fails its checksum: it is damaged.`);
     let size: number;
     try {
       size = statSync(file).size;
@@ -145,8 +166,12 @@ export class HnswVectorIndex implements VectorIndex {
       throw new PaperbotError('index', `The vector index file ${file} is missing.`);
     }
     if (size !== meta.fileBytes) throw new PaperbotError('index', `The vector index ${file} is ${size} bytes, but was saved with ${meta.fileBytes}: it is truncated or damaged.`);
-    if (edgeChecksum(file, size) !== meta.edgeChecksum) throw new PaperbotError('index', `The vector index ${file} fails its checksum: it is damaged.`);
     return meta;
+  }
+
+  /** The whole-file check; throws an `index` error when the file's checksum is not the saved one. */
+  private static verify(file: string, meta: VectorIndexMeta, actual: number): void {
+    if (actual !== meta.checksum) throw new PaperbotError('index', `The vector index ${file} fails its checksum: it is damaged.`);
   }
 
   private static wrap(index: Hnsw, meta: VectorIndexMeta, params: HnswParams, copy: QuantizedVectors): HnswVectorIndex {
@@ -227,7 +252,7 @@ export class HnswVectorIndex implements VectorIndex {
       this.index.writeIndexSync(temp);
       const size = statSync(temp).size;
       const meta: VectorIndexMeta = {
-        format: 1,
+        format: 2,
         embedderId: this.embedderId,
         dimension: this.dimension,
         m: this.params.m,
@@ -236,9 +261,10 @@ export class HnswVectorIndex implements VectorIndex {
         storeGeneration,
         deleted: [...this.deleted],
         fileBytes: size,
-        edgeChecksum: edgeChecksum(temp, size),
+        checksum: fileChecksumSync(temp),
         savedAt: clock().toISOString(),
       };
+      meta.seal = sealOf(meta);
       this.copy.save(copyPath(file));
       renameSync(temp, file);
       writeFileAtomically(metaPath(file), [Buffer.from(`${JSON.stringify(meta, null, 2)}\n`)]);

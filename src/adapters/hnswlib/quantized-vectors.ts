@@ -12,6 +12,16 @@ import { PaperbotError } from '../../errors.ts';
 import { writeFileAtomically } from '../files/atomic-file.ts';
 import type { ScoredRowId } from '../../rag/types.ts';
 const MAGIC = 'PBQ8';
+/** Format 2: the CRC32 covers every byte but its own; older copies (0 here) covered ids and scales only. */
+const FORMAT = 2;
+const HEADER_BYTES = 20;
+
+/** CRC32 of a copy file's bytes except the checksum field itself (bytes 12–15 of the header). */
+function checksumOf(header: Buffer, body: readonly Buffer[]): number {
+  let checksum = crc32(header.subarray(16, HEADER_BYTES), crc32(header.subarray(0, 12)));
+  for (const part of body) if (part.length) checksum = crc32(part, checksum);
+  return checksum >>> 0;
+}
 
 export class QuantizedVectors {
   private slotOf = new Map<number, number>();
@@ -79,16 +89,20 @@ export class QuantizedVectors {
     return scored;
   }
 
-  /** Writes atomically: header, row ids, scales, int8 data. The CRC32 covers ids and scales (the size check covers the rest). */
+  /**
+   * Writes atomically: header (magic, dimension, slots, CRC32, format), row ids, scales, int8
+   * data. The CRC32 covers the whole file, so damage anywhere is caught on load.
+   */
   save(file: string): void {
     const rowIds = Buffer.from(this.rowIds.buffer, 0, this.used * 4);
     const scales = Buffer.from(this.scales.buffer, 0, this.used * 4);
     const data = Buffer.from(this.data.buffer, 0, this.used * this.dimension);
-    const header = Buffer.alloc(20);
+    const header = Buffer.alloc(HEADER_BYTES);
     header.write(MAGIC, 0);
     header.writeUInt32LE(this.dimension, 4);
     header.writeUInt32LE(this.used, 8);
-    header.writeUInt32LE(crc32(scales, crc32(rowIds)) >>> 0, 12);
+    header.writeUInt32LE(FORMAT, 16);
+    header.writeUInt32LE(checksumOf(header, [rowIds, scales, data]), 12);
     writeFileAtomically(file, [header, rowIds, scales, data]);
   }
 
@@ -109,14 +123,17 @@ export class QuantizedVectors {
   private static parse(file: string, bytes: Buffer | null): QuantizedVectors {
     const corrupt = (why: string) => new PaperbotError('index', `The vector copy ${file} is unusable (${why}).`);
     if (!bytes) throw corrupt('missing');
-    if (bytes.length < 20 || bytes.toString('latin1', 0, 4) !== MAGIC) throw corrupt('not a paperbot vector copy');
+    if (bytes.length < HEADER_BYTES || bytes.toString('latin1', 0, 4) !== MAGIC) throw corrupt('not a paperbot vector copy');
     const dimension = bytes.readUInt32LE(4);
     const used = bytes.readUInt32LE(8);
-    if (bytes.length !== 20 + used * (8 + dimension)) throw corrupt('truncated');
-    const rowIds = bytes.subarray(20, 20 + used * 4);
-    const scales = bytes.subarray(20 + used * 4, 20 + used * 8);
-    const data = bytes.subarray(20 + used * 8);
-    if ((crc32(scales, crc32(rowIds)) >>> 0) !== bytes.readUInt32LE(12)) throw corrupt('checksum mismatch');
+    if (dimension === 0 || bytes.length !== HEADER_BYTES + used * (8 + dimension)) throw corrupt('truncated or damaged');
+    // Checked before anything is sized or copied from the header's numbers.
+    if (checksumOf(bytes.subarray(0, HEADER_BYTES), [bytes.subarray(HEADER_BYTES)]) !== bytes.readUInt32LE(12)) {
+      throw corrupt(bytes.readUInt32LE(16) === FORMAT ? 'checksum mismatch: it is damaged' : 'saved by an older paperbot');
+    }
+    const rowIds = bytes.subarray(HEADER_BYTES, HEADER_BYTES + used * 4);
+    const scales = bytes.subarray(HEADER_BYTES + used * 4, HEADER_BYTES + used * 8);
+    const data = bytes.subarray(HEADER_BYTES + used * 8);
     const store = new QuantizedVectors(dimension, Math.max(used, 16));
     store.used = used;
     store.rowIds.set(new Int32Array(rowIds.buffer.slice(rowIds.byteOffset, rowIds.byteOffset + rowIds.length)));

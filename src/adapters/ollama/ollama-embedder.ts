@@ -1,11 +1,12 @@
 /**
  * `Embedder` on Ollama's /api/embed: one call per batch (the caller batches), `truncate: true` so a long abstract never fails a
  * batch, nomic-embed-text's `search_document: ` / `search_query: ` prefixes, responses checked.
+ * Calls go through the host's health (`callOllama`): after a timeout the next calls fail at once.
  */
 import { z } from 'zod';
 import { PaperbotError } from '../../errors.ts';
 import type { Embedder } from '../../rag/ports.ts';
-import { createOllamaClient, describeOllamaError, type OllamaConnection } from './ollama-client.ts';
+import { callOllama, createOllamaClient, type OllamaConnection } from './ollama-client.ts';
 
 const embedResponse = z.object({ embeddings: z.array(z.array(z.number())) });
 
@@ -49,12 +50,7 @@ export class OllamaEmbedder implements Embedder {
   }
 
   private async embed(input: string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    let response: unknown;
-    try {
-      response = await createOllamaClient(this.connection, signal).embed({ model: this.model, input, truncate: true });
-    } catch (error) {
-      throw describeOllamaError(error, this.connection.host, this.model, this.connection.timeoutMs);
-    }
+    const response: unknown = await callOllama(this.connection, this.model, signal, () => createOllamaClient(this.connection, signal).embed({ model: this.model, input, truncate: true }));
     const parsed = embedResponse.safeParse(response);
     if (!parsed.success || parsed.data.embeddings.length !== input.length) {
       throw new PaperbotError('ollama_failed', `Ollama's /api/embed answered with an unexpected shape for model "${this.model}".`);

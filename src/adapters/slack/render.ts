@@ -13,7 +13,7 @@
  * Pure and free of @slack/bolt on purpose: the blocks are plain objects shaped like Slack's API
  * JSON, so these rules are tested without a client. Lengths are counted in UTF-16 code units.
  */
-import { ELLIPSIS, NO_ANSWER, answerBody, neutraliseMentions, percentEncode, safeHttpUrl, splitMessage, streamingPreview, truncate } from '../../chat-text.ts';
+import { ELLIPSIS, MAX_ANSWER_MESSAGES, NO_ANSWER, SEE_THE_SOURCES, answerBody, neutraliseMentions, percentEncode, safeHttpUrl, splitMessage, streamingPreview, truncate } from '../../chat-text.ts';
 import type { Answer, AnswerSource } from '../../rag/types.ts';
 import { feedbackButtons } from '../chat/ids.ts';
 
@@ -200,20 +200,39 @@ export function renderStreamingBlocks(text: string): SlackBlock[] {
 
 /**
  * Renders an answer as the messages to post, in order: the first goes in the channel, the rest
- * (overflow) in its thread. The text (with a refusal's reason) comes as mrkdwn sections of at
- * most 3000 characters, split without cutting a `[n]` citation or a code block; then the
- * sources as `[n] <url|title> · date`, cited first and then "Also relevant" (for a refusal, its
- * closest papers); then the notices; then 👍/👎 buttons when `answerId` is given. Each message
- * has at most 50 blocks and under 11,000 characters of block text.
+ * (overflow) in its thread, at most 3 in all (`MAX_ANSWER_MESSAGES`). The text (with a
+ * refusal's reason) comes as mrkdwn sections of at most 3000 characters, split without cutting a
+ * `[n]` citation or a code block; then the sources as `[n] <url|title> · date`, cited first and
+ * then "Also relevant" (for a refusal, its closest papers); then the notices; then 👍/👎 buttons
+ * when `answerId` is given. Each message has at most 50 blocks and under 11,000 characters of
+ * block text. A text too long for 3 messages loses its last sections, replaced by one
+ * "… see the sources" section: the sources, notices and buttons stay (notices beyond 3000
+ * characters, and source lines that cannot fit even without text, give way to "… and N more").
  */
 export function renderAnswerBlocks(answer: Answer, options: RenderAnswerBlocksOptions = {}): { messages: SlackMessage[] } {
-  const blocks: SlackBlock[] = escapedChunks(neutralise(answerBody(answer)), SLACK_LIMITS.sectionText).map(section);
-  blocks.push(...contextBlocks(sourceLines(answer)));
-  const notices = answer.notices.map((notice) => notice.trim()).filter(Boolean);
-  blocks.push(...contextBlocks(notices.map((notice) => escapedLine(notice, SLACK_LIMITS.contextElementText))));
-  if (!blocks.length) blocks.push(section(NO_ANSWER));
-  if (options.answerId !== undefined) blocks.push(feedbackBlock(options.answerId));
-  return { messages: packBlocks(blocks) };
+  const body = answerBody(answer);
+  // Only a prefix of a huge text is rendered: 3 messages never hold more than 33,000 characters.
+  const prefix = (MAX_ANSWER_MESSAGES + 1) * SLACK_LIMITS.blockTextPerMessage;
+  const sections = escapedChunks(neutralise(body.length > prefix ? body.slice(0, prefix) : body), SLACK_LIMITS.sectionText).map(section);
+  const lines = sourceLines(answer);
+  const notices = answer.notices.map((notice) => notice.trim()).filter(Boolean).map((notice) => escapedLine(notice, SLACK_LIMITS.contextElementText));
+  const upTo = (all: readonly string[], count: number, more: string) => (count < all.length ? [...all.slice(0, count), `${ELLIPSIS} and ${all.length - count} more${more}`] : all);
+  const compose = (textBlocks: number, sourceCount: number, noticeCount: number): SlackBlock[] => {
+    const blocks: SlackBlock[] = sections.slice(0, textBlocks);
+    if (textBlocks < sections.length || body.length > prefix) blocks.push(section(SEE_THE_SOURCES));
+    blocks.push(...contextBlocks(upTo(lines, sourceCount, '')), ...contextBlocks(upTo(notices, noticeCount, ' notices')));
+    if (!blocks.length) blocks.push(section(NO_ANSWER));
+    if (options.answerId !== undefined) blocks.push(feedbackBlock(options.answerId));
+    return blocks;
+  };
+  // Notices are one-liners: past one section's worth, the rest are counted, not shown. Then the
+  // text gives way, and (for pathological answers only) the sources.
+  let noticeCount = 0;
+  for (let length = 0; noticeCount < notices.length && (noticeCount === 0 || length + notices[noticeCount]!.length <= SLACK_LIMITS.contextElementText); noticeCount++) length += notices[noticeCount]!.length + 1;
+  let messages = packBlocks(compose(sections.length, lines.length, noticeCount));
+  for (let kept = sections.length - 1; messages.length > MAX_ANSWER_MESSAGES && kept >= 0; kept--) messages = packBlocks(compose(kept, lines.length, noticeCount));
+  for (let kept = lines.length - 1; messages.length > MAX_ANSWER_MESSAGES && kept >= 0; kept--) messages = packBlocks(compose(0, kept, noticeCount));
+  return { messages };
 }
 
 function sourceLines(answer: Answer): string[] {

@@ -3,6 +3,8 @@
  * second process waits instead of failing. The composition root opens it once and hands the
  * connection to every SQLite store (papers, conversations and feedback, digests).
  */
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { PaperbotError } from '../../errors.ts';
@@ -22,8 +24,36 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
   }
 }
 
-/** The error for a database that cannot be opened or read: what happened and what to do. */
+/** True when the database or its directory cannot be written (permissions, a read-only mount). */
+function isReadOnly(file: string, error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('SQLITE_READONLY') || code === 'EACCES' || code === 'EROFS' || code === 'EPERM')) return true;
+  if (code !== 'SQLITE_CANTOPEN' && code !== 'SQLITE_IOERR') return false;
+  // SQLite says only that it cannot open a file (the database, its -wal or -shm): ask the file system.
+  const writable = (target: string) => {
+    try {
+      accessSync(target, constants.W_OK);
+      return true;
+    } catch (failure) {
+      return (failure as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  };
+  return !writable(path.dirname(file)) || !writable(file);
+}
+
+/**
+ * The error for a database that cannot be opened or read: what happened and what to do. A
+ * read-only data directory is said to be one; only a file that is really unreadable is called
+ * damaged.
+ */
 export function damagedDatabase(file: string, error: unknown): PaperbotError {
+  if (file !== ':memory:' && file !== '' && isReadOnly(file, error)) {
+    return new PaperbotError(
+      'data_dir',
+      `The data directory ${path.dirname(file)} is read-only (${(error as Error).message}): paperbot writes its database and indexes there. Make it writable, or set PAPERBOT_DATA_DIR to a directory paperbot can write to.`,
+      { cause: error },
+    );
+  }
   return new PaperbotError(
     'data_dir',
     `Cannot open the paper database at ${file}: ${(error as Error).message}. If the file is damaged, move it away and run paperbot again to rebuild from your corpus files.`,

@@ -1,6 +1,8 @@
 /**
  * `PaperStore` on SQLite (better-sqlite3 12, WAL, one writer). A paper's row id never changes
- * once given, so indexes can use it as their label; updates rewrite the row in place.
+ * once given and is never given again after the paper is removed, so indexes can use it as
+ * their label; updates rewrite the row in place. Removals leave a tombstone (`removed_papers`)
+ * stamped with their generation, so derived indexes catch up with removals as with additions.
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -8,10 +10,11 @@ import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { PaperbotError } from '../../errors.ts';
 import { damagedDatabase } from './sqlite-database.ts';
 import { paperIdentity } from '../../rag/paper.ts';
-import type { PaperStore } from '../../rag/ports.ts';
+import type { PaperStamp, PaperStore } from '../../rag/ports.ts';
 import { titleKey } from '../../rag/text.ts';
 
 import type { Clock, Paper, PaperRecord, UpsertStatus } from '../../rag/types.ts';
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS papers (
   row_id       INTEGER PRIMARY KEY,
@@ -51,6 +54,15 @@ CREATE TABLE IF NOT EXISTS paper_sources (
   origin TEXT NOT NULL,
   PRIMARY KEY (row_id, origin)
 ) WITHOUT ROWID;
+-- Papers removed by paperbot remove: indexes read these to drop them, and new papers never
+-- get a removed paper's row id (digest history and index labels stay unambiguous).
+CREATE TABLE IF NOT EXISTS removed_papers (
+  row_id             INTEGER PRIMARY KEY,
+  id                 TEXT NOT NULL,
+  removed_generation INTEGER NOT NULL,
+  removed_at         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS removed_papers_generation ON removed_papers(removed_generation);
 `;
 
 interface PaperRow {
@@ -93,6 +105,14 @@ function toPaper(row: PaperRow): Paper {
   return paper;
 }
 
+/** The upsert rule: a stale version, or the same version with the same content, changes nothing. */
+function upsertStatus(existing: PaperStamp | undefined, version: number | undefined, hash: string): UpsertStatus {
+  if (!existing) return 'added';
+  const staleVersion = version !== undefined && existing.version !== null && version < existing.version;
+  const sameVersion = version === undefined || version === existing.version;
+  return staleVersion || (sameVersion && existing.contentHash === hash) ? 'unchanged' : 'updated';
+}
+
 function contentHash(record: PaperRecord): string {
   return createHash('sha256')
     .update(JSON.stringify([record.title, record.abstract, record.authors, record.url ?? null, record.published ?? null, record.categories, record.metadata]))
@@ -113,6 +133,10 @@ export class SqlitePaperStore implements PaperStore {
     all: Statement<[], PaperRow>;
     changedSince: Statement<[number, number, number], PaperRow>;
     countChangedSince: Statement<[number], { n: number }>;
+    deletePaper: Statement<[number]>;
+    deleteSources: Statement<[number]>;
+    tombstone: Statement<[number, string, number, string]>;
+    removedSince: Statement<[number], { row_id: number }>;
   };
 
   /** Creates or migrates the paper tables in `db` (from `openSqliteDatabase`). */
@@ -136,8 +160,10 @@ export class SqlitePaperStore implements PaperStore {
       byId: this.db.prepare('SELECT * FROM papers WHERE id = ?'),
       byRowId: this.db.prepare('SELECT * FROM papers WHERE row_id = ?'),
       byTitleKey: this.db.prepare('SELECT * FROM papers WHERE title_key = ? ORDER BY row_id'),
-      insert: this.db.prepare(`INSERT INTO papers (id, title, title_key, abstract, authors, url, published, categories, metadata, version, source, content_hash, added_at, updated_at, changed_generation, arrival_batch)
-        VALUES (@id, @title, @title_key, @abstract, @authors, @url, @published, @categories, @metadata, @version, @source, @content_hash, @now, @now, @generation, @batch)`),
+      // The row id is chosen past every removed paper's too: SQLite alone would reuse the largest after a removal.
+      insert: this.db.prepare(`INSERT INTO papers (row_id, id, title, title_key, abstract, authors, url, published, categories, metadata, version, source, content_hash, added_at, updated_at, changed_generation, arrival_batch)
+        VALUES (max(coalesce((SELECT max(row_id) FROM papers), 0), coalesce((SELECT max(row_id) FROM removed_papers), 0)) + 1,
+          @id, @title, @title_key, @abstract, @authors, @url, @published, @categories, @metadata, @version, @source, @content_hash, @now, @now, @generation, @batch)`),
       update: this.db.prepare(`UPDATE papers SET title = @title, title_key = @title_key, abstract = @abstract, authors = @authors, url = @url,
         published = @published, categories = @categories, metadata = @metadata, version = @version, source = @source,
         content_hash = @content_hash, updated_at = @now, changed_generation = @generation WHERE row_id = @row_id`),
@@ -147,6 +173,10 @@ export class SqlitePaperStore implements PaperStore {
       all: this.db.prepare('SELECT * FROM papers ORDER BY row_id'),
       changedSince: this.db.prepare('SELECT * FROM papers WHERE changed_generation > ? AND row_id > ? ORDER BY row_id LIMIT ?'),
       countChangedSince: this.db.prepare('SELECT count(*) AS n FROM papers WHERE changed_generation > ?'),
+      deletePaper: this.db.prepare('DELETE FROM papers WHERE row_id = ?'),
+      deleteSources: this.db.prepare('DELETE FROM paper_sources WHERE row_id = ?'),
+      tombstone: this.db.prepare('INSERT INTO removed_papers (row_id, id, removed_generation, removed_at) VALUES (?, ?, ?, ?) ON CONFLICT(row_id) DO NOTHING'),
+      removedSince: this.db.prepare('SELECT row_id FROM removed_papers WHERE removed_generation > ? ORDER BY row_id'),
     };
   }
 
@@ -164,12 +194,8 @@ export class SqlitePaperStore implements PaperStore {
     const identity = paperIdentity(record);
     const existing = this.statements.byId.get(identity.id);
     const hash = contentHash(record);
-    if (existing) {
-      const staleVersion = identity.version !== undefined && existing.version !== null && identity.version < existing.version;
-      const sameVersion = identity.version === undefined || identity.version === existing.version;
-      if (staleVersion || (sameVersion && existing.content_hash === hash)) {
-        return { status: 'unchanged', paper: toPaper(existing) };
-      }
+    if (existing && upsertStatus({ version: existing.version, contentHash: existing.content_hash }, identity.version, hash) === 'unchanged') {
+      return { status: 'unchanged', paper: toPaper(existing) };
     }
     const row = {
       id: identity.id,
@@ -200,8 +226,44 @@ export class SqlitePaperStore implements PaperStore {
     return { status: existing ? 'updated' : 'added', paper: toPaper(stored) };
   }
 
+  previewUpsert(record: PaperRecord, seen: Map<string, PaperStamp>): UpsertStatus {
+    const identity = paperIdentity(record);
+    const hash = contentHash(record);
+    const stored = this.statements.byId.get(identity.id);
+    const existing = seen.get(identity.id) ?? (stored ? { version: stored.version, contentHash: stored.content_hash } : undefined);
+    const status = upsertStatus(existing, identity.version, hash);
+    if (status !== 'unchanged') seen.set(identity.id, { version: identity.version ?? existing?.version ?? null, contentHash: hash });
+    return status;
+  }
+
+  remove(rowIds: readonly number[]): Paper[] {
+    const removed: Paper[] = [];
+    const now = this.clock().toISOString();
+    this.transaction(() => {
+      for (const rowId of new Set(rowIds)) {
+        const row = this.statements.byRowId.get(rowId);
+        if (!row) continue;
+        const generation = this.generation() + 1;
+        this.statements.deletePaper.run(rowId);
+        this.statements.deleteSources.run(rowId);
+        this.statements.tombstone.run(rowId, row.id, generation, now);
+        this.bumpGeneration();
+        removed.push(toPaper(row));
+      }
+    });
+    return removed;
+  }
+
+  removedSince(generation: number): number[] {
+    return this.statements.removedSince.all(generation).map((row) => row.row_id);
+  }
+
+  /**
+   * IMMEDIATE, so the write lock is taken before the first read: a deferred transaction that
+   * read first fails at once (SQLITE_BUSY) when another connection committed in between.
+   */
   transaction<T>(work: () => T): T {
-    return this.db.transaction(work)();
+    return this.db.transaction(work).immediate();
   }
 
   getById(id: string): Paper | undefined {
