@@ -84,7 +84,7 @@ export class MentionNeutraliser {
 function unsafeTailStart(text: string): number {
   let start = text.length;
   // `@` followed by a prefix of a mass-mention word, or by the whole word (the next character decides).
-  const at = text.lastIndexOf('@', text.length - 1);
+  const at = text.lastIndexOf('@');
   if (at >= 0 && text.length - at <= 1 + 'everyone'.length) {
     const word = text.slice(at + 1).toLowerCase();
     if (MASS_MENTIONS.some((mention) => mention.startsWith(word))) start = at;

@@ -5,7 +5,7 @@
  * Slack's Web API) are imported only when a command needs them (`serve`, digest posting), so
  * `ask`, `search`, `ingest` and `stats` start without them.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Bm25IndexFile } from './adapters/bm25/bm25-index.ts';
 import { HnswIndexFile } from './adapters/hnswlib/hnsw-vector-index.ts';
@@ -147,14 +147,22 @@ export async function openPaperbot(config: Config, options: CompositionOptions =
   const files = dataFiles(dataDir);
   // One per process and host: a silent Ollama costs one timeout, not one per call (embedding, then chat).
   const ollamaHealth = new OllamaHostHealth(config.OLLAMA_TIMEOUT_MS);
-  ensureDataDir(dataDir);
-  const database = openSqliteDatabase(files.database);
+  // Read-only (a dry run) creates nothing: no data directory, no database file; with no
+  // database yet, an empty one in memory stands in, so every record reads as new.
+  if (!options.readOnly) ensureDataDir(dataDir);
+  const database = !options.readOnly
+    ? openSqliteDatabase(files.database)
+    : existsSync(files.database)
+      ? openSqliteDatabase(files.database, { readOnly: true })
+      : openSqliteDatabase(':memory:');
   try {
     const store = new SqlitePaperStore(database, clock);
     const chatLog = new SqliteFeedbackStore(database, clock);
     const keywords = new KeywordIndexManager(store, new Bm25IndexFile(files.keywordIndex, { k1: config.BM25_K1, b: config.BM25_B, titleWeight: config.BM25_TITLE_WEIGHT }), feedback);
+    // Read-only opens need no vector index (a dry run compares records with the store only) and
+    // must not build one.
     const vectors =
-      config.RETRIEVAL_MODE === 'keyword'
+      config.RETRIEVAL_MODE === 'keyword' || options.readOnly
         ? null
         : new VectorIndexManager(
             store,

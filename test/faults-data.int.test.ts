@@ -7,7 +7,7 @@
  * Each test has its own data directory (removed after all: the tests run concurrently).
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
@@ -218,6 +218,78 @@ describe.concurrent('issue 11: data faults', { timeout: 60_000 }, () => {
     expect(after).toBeDefined();
     after!.release();
     expect(() => statSync(dataFiles(w.dataDir).writeLock)).toThrow();
+
+    // A lock file paperbot cannot read (not its own): waited for while fresh, taken over once old.
+    writeFileSync(dataFiles(w.dataDir).writeLock, 'not json\n');
+    expect(lock.tryAcquire()).toBeUndefined();
+    expect(readFileSync(dataFiles(w.dataDir).writeLock, 'utf8')).toBe('not json\n');
+    utimesSync(dataFiles(w.dataDir).writeLock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const overOld = lock.tryAcquire();
+    expect(overOld).toBeDefined();
+    overOld!.release();
+  });
+
+  it('concurrent index --rebuild, ingest and remove on one data directory: every paper ingested and not removed is in both indexes, every removed one in neither', async ({ expect }) => {
+    const w = world('rebuild-race');
+    const first = papers('iota', 7000, 300);
+    const seeded = await w.run(['ingest', writeJsonl(w.files, 'first.jsonl', first)]);
+    expect(seeded.status, seeded.stderr).toBe(0);
+    const second = papers('kappa', 8000, 300);
+    const gone = first.slice(0, 20).map((paper) => paper.id);
+    const runs = await Promise.all([
+      w.start(['index', '--rebuild']).done,
+      w.start(['ingest', writeJsonl(w.files, 'second.jsonl', second)]).done,
+      w.start(['remove', ...gone]).done,
+      w.start(['index', '--rebuild']).done,
+    ]);
+    for (const run of runs) expect(run.status, run.stderr).toBe(0);
+
+    const stats = json<StatsJson>(await w.run(['stats', '--json']));
+    const kept = [...first.slice(20), ...second];
+    expect(stats.papers).toBe(53 + kept.length);
+    expect(stats.keywordIndex).toMatchObject({ papers: stats.papers, upToDate: true });
+    expect(stats.vectorIndex).toMatchObject({ state: 'ready', papers: stats.papers });
+    expect(savedKeywordIndex(w.dataDir)).toEqual({ generation: stats.storeGeneration, papers: stats.papers });
+    const { core } = await w.open();
+    const wrong: string[] = [];
+    for (const paper of kept) {
+      if ((await core.search(paper.title, 1, 'keyword')).hits[0]?.paperId !== paper.id) wrong.push(`keyword missed ${paper.id}`);
+      if ((await core.search(paper.title, 1, 'vector')).hits[0]?.paperId !== paper.id) wrong.push(`vector missed ${paper.id}`);
+    }
+    for (const paper of first.slice(0, 20)) {
+      for (const mode of ['keyword', 'vector'] as const) {
+        if ((await core.search(paper.title, 5, mode)).hits.some((hit) => hit.paperId === paper.id)) wrong.push(`${mode} still finds removed ${paper.id}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('records a live source fetched pass the same checks as a file: an empty title or abstract and an abstract over MAX_ABSTRACT_CHARS are rejected by position, the rest stored', async ({ expect }) => {
+    const w = world('fetched', { RETRIEVAL_MODE: 'keyword' });
+    const paperbot = await w.open();
+    const [good, emptyTitle, emptyAbstract, huge] = papers('lambda', 9000, 4).map((paper) => ({ sourceId: paper.id, title: paper.title, abstract: paper.abstract, authors: [], categories: [], metadata: {} }));
+    const report = await paperbot.library.ingestRecords(
+      [good!, { ...emptyTitle!, title: ' \u200b ' }, { ...emptyAbstract!, abstract: '|---|' }, { ...huge!, abstract: 'word '.repeat(4001) }],
+      { name: 'huggingface', bulk: 'never' },
+    );
+    expect(report).toMatchObject({ file: 'huggingface', format: 'fetched', added: 1 });
+    expect(report.rejected).toEqual([
+      { line: 2, reason: 'empty title (no letters or digits)' },
+      { line: 3, reason: 'empty abstract (no letters or digits)' },
+      { line: 4, reason: 'abstract is 20005 characters, over MAX_ABSTRACT_CHARS (20000)' },
+    ]);
+    expect(paperbot.library.store.count()).toBe(54);
+    expect(paperbot.core.library.store.getById(huge!.sourceId)).toBeUndefined();
+    expect((await paperbot.core.search(good!.title, 1, 'keyword')).hits[0]?.paperId).toBe(good!.sourceId);
+  });
+
+  it('ingest --dry-run on a directory with no data yet creates nothing and counts the shipped corpus a real first ingest would add', async ({ expect }) => {
+    const w = world('dry-fresh');
+    const file = writeJsonl(w.files, 'new.jsonl', papers('mu', 9100, 2));
+    const dry = await w.run(['ingest', '--dry-run', '--json', file]);
+    expect(dry.status, dry.stderr).toBe(0);
+    expect(json<{ dryRun: boolean; totals: object; papers: number }>(dry)).toMatchObject({ dryRun: true, totals: { added: 2, rejected: 0 }, papers: 53 + 2 });
+    expect(() => statSync(w.dataDir)).toThrow();
   });
 
   it('an index file stamped behind the store (papers added and removed since) is caught up at open, never served stale, and saved in step', async ({ expect }) => {
@@ -268,8 +340,18 @@ describe.concurrent('issue 11: data faults', { timeout: 60_000 }, () => {
     const other = await w.open();
     await other.core.remove([fresh[1]!.id]);
     other.close();
-    // The store no longer returns it at once; the poll then drops it from both in-memory indexes.
+    // The store no longer returns it at once, and before the poll its stale index entry does not
+    // make the question look more answerable than to a process in step (it was answered from
+    // unrelated papers); the poll then drops it from both in-memory indexes.
     expect(await finds(fresh[1]!.id)).toBe(false);
+    const asked = `What do vorpal zeta5001 lattices do for quibbling snarks?`;
+    const afterRemoval = await served.core.ask(asked);
+    const reopened = await w.open();
+    const inStep = await reopened.core.ask(asked);
+    reopened.close();
+    expect(afterRemoval.sources.map((source) => source.paperId)).not.toContain(fresh[1]!.id);
+    // Within the BM25 statistics' drift (the stale index still counts the paper in idf); the removed paper's own match would be ~0.9.
+    expect(Math.abs(afterRemoval.relevance.ratio - inStep.relevance.ratio)).toBeLessThan(0.05);
     await until(() => served.library.keywordIndex.size === 53 + 2, 'the served keyword index to drop the removed paper');
     await until(() => served.library.vectors?.state.kind === 'ready' && served.library.vectors.state.index.size === 53 + 2, 'the served vector index to drop it');
   });

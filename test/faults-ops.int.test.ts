@@ -5,7 +5,7 @@
  * One data directory is seeded once and copied for each case, so the cases run side by side.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -284,6 +284,55 @@ describe.concurrent('row 13: small ones', () => {
     const run = await runCliAsync(['stats'], env(path.join(root, 'dotenv-data')), { cwd });
     expect(run.status).toBe(2);
     expect(run.stderr).toBe(`paperbot: ${path.join(cwd, '.env')} is not a file: paperbot reads its settings from a .env file there. Move it away, or run paperbot from another directory.\n`);
+  });
+
+  it('an unreadable .env: exit 2 with its path', async () => {
+    const cwd = path.join(root, 'dotenv-unreadable');
+    mkdirSync(cwd, { recursive: true });
+    chmodSync(cwd, 0o755);
+    writeFileSync(path.join(cwd, '.env'), 'LOG_LEVEL=warn\n', { mode: 0o000 });
+    // root reads through any mode bits: the CLI runs as an unprivileged user (nobody) then.
+    const asRoot = process.getuid?.() === 0;
+    const data = path.join(os.tmpdir(), `paperbot-dotenv-unreadable-${process.pid}`);
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, 'stats'], {
+      cwd,
+      env: { PATH: process.env['PATH'] ?? '', HOME: os.tmpdir(), OLLAMA_HOST: 'http://127.0.0.1:47', PAPERBOT_DATA_DIR: data },
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(status).toBe(2);
+    expect(stderr).toContain(`paperbot: Cannot read ${path.join(cwd, '.env')}: `);
+    expect(stderr).toMatch(/permission denied.*Make it readable.*or move it away\.\n$/i);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(() => statSync(data)).toThrow();
+  });
+
+  it('ingest --dry-run on a read-only data directory reports what it would do and writes nothing', async () => {
+    const dir = dataDir('read-only-dry-run');
+    const corpus = path.join(root, 'dry-run.jsonl');
+    writeFileSync(corpus, `${JSON.stringify({ id: '2612.09001', title: 'Vorpal Lattices for Quibbling Snarks', abstract: 'We study vorpal lattices and the quibbling of snarks in several settings.' })}\n`);
+    chmodSync(corpus, 0o644);
+    for (const name of readdirSync(dir)) chmodSync(path.join(dir, name), 0o444);
+    chmodSync(dir, 0o555);
+    const before = readdirSync(dir).sort();
+    const asRoot = process.getuid?.() === 0;
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, 'ingest', '--dry-run', '--json', corpus], {
+      cwd: os.tmpdir(),
+      env: { PATH: process.env['PATH'] ?? '', HOME: os.tmpdir(), OLLAMA_HOST: 'http://127.0.0.1:47', ...env(dir) },
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const after = readdirSync(dir).sort();
+    chmodSync(dir, 0o755);
+    expect(status, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ dryRun: true, totals: { added: 1, rejected: 0 } });
+    expect(after).toEqual(before);
   });
 
   it('stats names the timeout setting its probe used, with its real value', async () => {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { PaperbotError } from '../errors.ts';
 import { readCorpusFile } from './corpus/read-corpus-file.ts';
-import type { CorpusFormat, CorpusLimits } from './corpus/formats.ts';
+import { checkRecord, DEFAULT_CORPUS_LIMITS, type CorpusFormat, type CorpusLimits } from './corpus/formats.ts';
 import type { KeywordIndexManager } from './keyword-index-manager.ts';
 import type { KeywordIndex, PaperStamp, PaperStore, WriteLock, WriteLockHold } from './ports.ts';
 import { silentProgress } from './progress.ts';
@@ -32,8 +32,11 @@ export interface RejectedRecord {
 
 export interface IngestFileReport {
   file: string;
-  /** The detected (or forced) format; `unknown` when the file held nothing to detect it from. */
-  format: CorpusFormat | 'unknown';
+  /**
+   * The detected (or forced) format; `unknown` when the file held nothing to detect it from;
+   * `fetched` for records a live source fetched (their `file` is the source's name).
+   */
+  format: CorpusFormat | 'unknown' | 'fetched';
   added: number;
   updated: number;
   unchanged: number;
@@ -144,7 +147,9 @@ export class PaperLibrary {
   async open(): Promise<void> {
     // The vector index is the largest file: its read starts on the thread pool while the keyword index loads.
     this.vectors?.preload();
-    this.keywords.open();
+    // A read-only library (a dry run) only compares records with the store: loading, and maybe
+    // rebuilding, the keyword index would be work for nothing.
+    if (!this.parts.readOnly) this.keywords.open();
     const { shippedCorpusDir, notify } = this.parts;
     const unseeded = () => !this.parts.readOnly && shippedCorpusDir !== null && this.store.count() === 0 && this.store.getMeta('seeded_at') === undefined;
     if (!unseeded()) {
@@ -157,7 +162,7 @@ export class PaperLibrary {
       if (unseeded() && shippedCorpusDir) {
         notify?.(`First run: ingesting the shipped corpus from ${path.relative(process.cwd(), shippedCorpusDir) || shippedCorpusDir}.`);
         // The vector index is built once, after seeding, so the seed is not embedded twice.
-        await this.ingestLocked([shippedCorpusDir], { origin: { name: 'seed', bulk: 'always' } }, { embed: false });
+        await this.ingestLocked(listCorpusFiles(shippedCorpusDir), { origin: { name: 'seed', bulk: 'always' } }, { embed: false });
         this.store.setMeta('seeded_at', this.parts.clock().toISOString());
       }
       await this.vectors?.open();
@@ -283,6 +288,7 @@ export class PaperLibrary {
    * written; a missing path is a `not_found` error. Bad records are reported, never fatal.
    */
   async ingest(paths: readonly string[], options: { format?: CorpusFormat; origin?: IngestOrigin } = {}): Promise<IngestReport> {
+    // Every path is checked (a missing one throws) before the lock is taken or anything is written.
     const files = paths.flatMap((p) => listCorpusFiles(p));
     return this.writing(() => this.ingestLocked(files, options, { embed: true }));
   }
@@ -294,6 +300,17 @@ export class PaperLibrary {
   async dryRunIngest(paths: readonly string[], options: { format?: CorpusFormat } = {}): Promise<IngestReport> {
     const files = paths.flatMap((p) => listCorpusFiles(p));
     const seen = new Map<string, PaperStamp>();
+    // On a directory not seeded yet, a real ingest would first ingest the shipped corpus: so the
+    // preview starts from it too (the report's files are only the ones asked for).
+    let seeded = 0;
+    const { shippedCorpusDir } = this.parts;
+    if (shippedCorpusDir !== null && this.store.count() === 0 && this.store.getMeta('seeded_at') === undefined) {
+      for (const file of listCorpusFiles(shippedCorpusDir)) {
+        await this.readFile(file, undefined, (records) => {
+          for (const record of records) if (this.store.previewUpsert(record, seen) === 'added') seeded += 1;
+        }, silentProgress);
+      }
+    }
     const reports: IngestFileReport[] = [];
     for (const file of files) {
       reports.push(
@@ -303,13 +320,12 @@ export class PaperLibrary {
       );
     }
     const report = summarise(reports, 0, true);
-    report.papers = this.store.count() + report.totals.added;
+    report.papers = this.store.count() + seeded + report.totals.added;
     return report;
   }
 
-  /** `ingest` with the lock held (the seed, inside `open`, takes it itself). */
-  private async ingestLocked(paths: readonly string[], options: { format?: CorpusFormat; origin?: IngestOrigin }, indexing: { embed: boolean }): Promise<IngestReport> {
-    const files = paths.flatMap((p) => listCorpusFiles(p));
+  /** `ingest` of corpus files (already listed) with the lock held (the seed, inside `open`, takes it itself). */
+  private async ingestLocked(files: readonly string[], options: { format?: CorpusFormat; origin?: IngestOrigin }, indexing: { embed: boolean }): Promise<IngestReport> {
     const reports: IngestFileReport[] = [];
     const batch = this.arrivalBatch(options.origin ?? { name: 'cli', bulk: 'auto' });
     try {
@@ -346,15 +362,27 @@ export class PaperLibrary {
    * indexing path as files, so they are askable as soon as this resolves.
    */
   async ingestRecords(records: readonly PaperRecord[], origin: IngestOrigin): Promise<IngestFileReport> {
+    // The same record checks as a file's (empty title or abstract, the size limits): a source's
+    // response is as untrusted as a file. A rejected record's `line` is its 1-based position.
+    const limits = { ...DEFAULT_CORPUS_LIMITS, ...this.parts.corpusLimits };
+    const report: IngestFileReport = { file: origin.name, format: 'fetched', added: 0, updated: 0, unchanged: 0, rejected: [] };
+    const accepted: PaperRecord[] = [];
+    records.forEach((record, index) => {
+      const checked = checkRecord({ kind: 'paper', line: index + 1, record }, limits);
+      if (checked.kind === 'paper') accepted.push(checked.record);
+      else report.rejected.push({ line: checked.line, reason: checked.reason });
+    });
     return this.writing(async () => {
       const batch = this.arrivalBatch(origin);
-      const report: IngestFileReport = { file: origin.name, format: 'jsonl', added: 0, updated: 0, unchanged: 0, rejected: [] };
       try {
-        for (let start = 0; start < records.length; start += BATCH_SIZE) this.writeBatch(records.slice(start, start + BATCH_SIZE), origin.name, batch, report);
+        for (let start = 0; start < accepted.length; start += BATCH_SIZE) this.writeBatch(accepted.slice(start, start + BATCH_SIZE), origin.name, batch, report);
       } finally {
         await this.vectors?.catchUp();
       }
-      this.parts.logger?.info({ origin: origin.name, added: report.added, updated: report.updated, unchanged: report.unchanged }, 'ingested fetched papers');
+      this.parts.logger?.info(
+        { origin: origin.name, added: report.added, updated: report.updated, unchanged: report.unchanged, rejected: report.rejected },
+        'ingested fetched papers',
+      );
       return report;
     });
   }
@@ -395,8 +423,12 @@ export class PaperLibrary {
   }
 
   /** Reads a corpus file and hands its records to `sink` in batches; rejected lines go into the report. */
-  private async readFile(file: string, format: CorpusFormat | undefined, sink: (records: readonly PaperRecord[], report: IngestFileReport) => void): Promise<IngestFileReport> {
-    const progress = this.parts.progress ?? silentProgress;
+  private async readFile(
+    file: string,
+    format: CorpusFormat | undefined,
+    sink: (records: readonly PaperRecord[], report: IngestFileReport) => void,
+    progress: ProgressReporter = this.parts.progress ?? silentProgress,
+  ): Promise<IngestFileReport> {
     const size = statSync(file).size;
     const report: IngestFileReport = { file, format: format ?? 'unknown', added: 0, updated: 0, unchanged: 0, rejected: [] };
     const source = path.basename(file);

@@ -10,6 +10,9 @@ import type { KeywordIndex, PaperStore } from './ports.ts';
 import { queryTerms } from './text.ts';
 import type { RelevanceDecision, Retrieval, RetrievalMode, RetrievedPaper, ScoredRowId } from './types.ts';
 
+/** How many top keyword hits are checked against the store at a time (see `liveHits`). */
+const LIVE_CHECK_BATCH = 5;
+
 export const RETRIEVAL_MODES = ['keyword', 'vector', 'hybrid'] as const satisfies readonly RetrievalMode[];
 
 /**
@@ -60,12 +63,28 @@ export class Retriever {
     private readonly logger?: Logger,
   ) {}
 
+  /**
+   * The hits without papers another process removed since this process's index last caught up
+   * (serve between two polls): a removed paper must not make a question look answerable. Only
+   * the top hits are looked up, and more only while they turn out removed.
+   */
+  private liveHits(hits: readonly ScoredRowId[]): ScoredRowId[] {
+    const gone = new Set<number>();
+    for (let from = 0; from < hits.length; from += LIVE_CHECK_BATCH) {
+      const batch = hits.slice(from, from + LIVE_CHECK_BATCH).map((hit) => hit.rowId);
+      const live = new Set(this.store.getByRowIds(batch).map((paper) => paper.rowId));
+      for (const rowId of batch) if (!live.has(rowId)) gone.add(rowId);
+      if (live.size > 0) break;
+    }
+    return gone.size ? hits.filter((hit) => !gone.has(hit.rowId)) : [...hits];
+  }
+
   async retrieve(query: string, k: number, mode: RetrievalMode = 'hybrid'): Promise<Retrieval> {
     const started = performance.now();
     const terms = queryTerms(query);
     const notices: string[] = [];
     const candidates = Math.max(k, this.fusion.candidates);
-    const keywordHits = this.keywordIndex.search(terms, mode === 'keyword' ? k : candidates);
+    const keywordHits = this.liveHits(this.keywordIndex.search(terms, mode === 'keyword' ? k : candidates));
     const relevance = decideRelevance(keywordHits[0]?.score ?? 0, this.keywordIndex.maxScore(terms), this.relevanceThreshold);
 
     let vectorHits: ScoredRowId[] | null = null;

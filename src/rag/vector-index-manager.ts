@@ -47,8 +47,8 @@ const kindOf = (embedderId: string): 'ollama' | 'local' => (embedderId.startsWit
 
 export class VectorIndexManager implements VectorSearch {
   state: VectorState = { kind: 'empty' };
-  /** Every paper changed at or before this store generation has its vector in the index. */
-  private coveredGeneration = 0;
+  /** Every paper changed at or before this store generation has its vector in the index (−1: none yet, as the keyword index's). */
+  private coveredGeneration = -1;
   /** The generation the saved file covers (−1: not saved by this process). */
   private savedGeneration = -1;
   /** The index changed since it was last loaded or saved. */
@@ -90,6 +90,12 @@ export class VectorIndexManager implements VectorSearch {
       this.options.notify?.(`Using keyword search only: ${reason}`);
       return;
     }
+    if (meta.storeGeneration > this.store.generation()) {
+      // Saved for a later store than this one (another database): nothing in it can be trusted,
+      // so it is not even read (nor checksummed).
+      await this.build(kindOf(meta.embedderId), `The vector index is ahead of the paper store (generation ${meta.storeGeneration} > ${this.store.generation()}). Rebuilding it`, embedder);
+      return;
+    }
     try {
       const index = await this.indexes.open();
       this.state = { kind: 'ready', index, embedder };
@@ -99,11 +105,6 @@ export class VectorIndexManager implements VectorSearch {
     } catch (error) {
       if (!(error instanceof PaperbotError) || error.code !== 'index') throw error;
       await this.build(kindOf(meta.embedderId), `${error.message} Rebuilding it`, embedder);
-      return;
-    }
-    if (meta.storeGeneration > this.store.generation()) {
-      // Saved for a later store than this one (another database): nothing in it can be trusted.
-      await this.build(kindOf(meta.embedderId), `The vector index is ahead of the paper store (generation ${meta.storeGeneration} > ${this.store.generation()}). Rebuilding it`, embedder);
       return;
     }
     await this.catchUp();

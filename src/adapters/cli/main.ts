@@ -3,8 +3,9 @@
  * object with --json); notices, logs and progress go to stderr. Exit codes: 0 done (an honest
  * refusal included), 2 usage or configuration error, 1 anything else.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { commands } from '../../commands/index.ts';
 import type { AnyCommand } from '../../commands/definition.ts';
@@ -228,11 +229,15 @@ function loadDotEnv(file: string): void {
     throw new PaperbotError('config', `Cannot read ${where}: ${(error as Error).message}. Make it readable, or move it away.`, { cause: error });
   }
   if (!isFile) throw new PaperbotError('config', `${where} is not a file: paperbot reads its settings from a .env file there. Move it away, or run paperbot from another directory.`);
+  // Read here, not by process.loadEnvFile: that reports an unreadable file as ENOENT.
+  let text: string;
   try {
-    process.loadEnvFile(file);
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new PaperbotError('config', `Cannot read ${where}: ${(error as Error).message}. Make it readable (chmod u+r), or move it away.`, { cause: error });
   }
+  // As loadEnvFile: the environment wins over the file.
+  for (const [name, value] of Object.entries(parseEnv(text))) process.env[name] ??= value;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -73,6 +73,9 @@ function processRuns(pid: number): boolean {
   }
 }
 
+/** How old an unreadable lock file must be before it is taken over. */
+const UNREADABLE_LOCK_GRACE_MS = 10_000;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class FileWriteLock implements WriteLock {
@@ -113,15 +116,33 @@ export class FileWriteLock implements WriteLock {
 
   /** One try: the hold, or the pid of the live holder (undefined when it could not be read). */
   private attempt(): { hold?: WriteLockHold; holder?: number } {
-    const content: LockContent = { pid: process.pid, host: this.host, token: randomBytes(8).toString('hex'), since: new Date().toISOString() };
-    if (this.create(content)) return { hold: this.holdOf(content) };
+    // Looked at first, so a waiting process writes nothing while the lock is held.
     const current = readLock(this.file);
-    if (current === undefined) return this.create(content) ? { hold: this.holdOf(content) } : {};
+    if (current === undefined) return this.createLock();
     if (current && !this.isStale(current)) return { holder: current.pid };
+    // Unreadable content is not paperbot's (creation is atomic): taken over only once it has
+    // sat there a while, in case another tool is using the name.
+    if (current === null && !this.olderThan(UNREADABLE_LOCK_GRACE_MS)) return {};
     // Stale: take it over under the guard, checking again inside it that it is the same stale lock.
     if (!this.takeOver(current)) return current ? { holder: current.pid } : {};
     this.options.logger?.warn({ file: this.file, pid: current?.pid }, 'took over a write lock left by a process that is no longer running');
-    return this.create(content) ? { hold: this.holdOf(content) } : {};
+    return this.createLock();
+  }
+
+  /** Creates the lock, or (another process got there first) names its holder. */
+  private createLock(): { hold?: WriteLockHold; holder?: number } {
+    const content: LockContent = { pid: process.pid, host: this.host, token: randomBytes(8).toString('hex'), since: new Date().toISOString() };
+    if (this.create(content)) return { hold: this.holdOf(content) };
+    const winner = readLock(this.file);
+    return winner ? { holder: winner.pid } : {};
+  }
+
+  private olderThan(ms: number): boolean {
+    try {
+      return Date.now() - statSync(this.file).mtimeMs > ms;
+    } catch {
+      return true; // gone: the next try creates it
+    }
   }
 
   private create(content: LockContent): boolean {

@@ -44,7 +44,7 @@ export class OllamaHostHealth {
     }
     const ago = Math.max(1, Math.round((now - down.since) / 1000));
     const retry = Math.max(1, Math.round((down.until - now) / 1000));
-    throw new PaperbotError(down.error.code, `${down.error.message.replace(/\.$/, '')} ${ago} s ago; paperbot tries it again in ${retry} s.`, { cause: down.error });
+    throw new PaperbotError(down.error.code, `${down.error.message} That was ${ago} s ago; paperbot tries it again in ${retry} s.`, { cause: down.error });
   }
 
   /** Records the outcome of a call: a timeout starts the cooldown, a success ends it. */
