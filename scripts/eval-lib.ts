@@ -1,15 +1,16 @@
 /**
- * Retrieval metrics and dataset loaders shared by `npm run eval` and the BM25 tuning script.
- * Pure metric functions first; loaders read BEIR files from disk.
+ * Retrieval metrics and dataset loaders shared by `npm run eval` and the tuning scripts.
+ * Pure metric functions first; loaders read BEIR files and question sets from disk.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
+import { PaperbotError } from '../src/errors.ts';
 import type { PaperbotCore } from '../src/rag/paperbot-core.ts';
 import { titleKey } from '../src/rag/text.ts';
+import type { Paper, RelevanceBand, RetrievalMode } from '../src/rag/types.ts';
 
-import type { Paper, RetrievalMode } from '../src/rag/types.ts';
 /** nDCG@k with graded gains (BEIR's definition: gain = relevance, log2 discount). */
 export function ndcgAt(ranked: readonly string[], relevant: ReadonlyMap<string, number>, k: number): number {
   let dcg = 0;
@@ -99,16 +100,60 @@ export const questionLine = z
   .loose();
 export type Question = z.output<typeof questionLine>;
 
-export function loadQuestions(file: string): Question[] {
-  return readFileSync(file, 'utf8')
+/**
+ * Reads a JSON Lines file of questions, each line checked by `schema`. A line that is not JSON or
+ * fails the schema is a usage error naming `FILE:LINE`, so the run stops before any work.
+ */
+export function loadJsonLines<Schema extends z.ZodType>(file: string, schema: Schema): Array<z.output<Schema>> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new PaperbotError('usage', `Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return text
     .split('\n')
     .map((line, i) => ({ line, n: i + 1 }))
     .filter(({ line }) => line.trim())
     .map(({ line, n }) => {
-      const parsed = questionLine.safeParse(JSON.parse(line));
-      if (!parsed.success) throw new Error(`${file}:${n}: ${parsed.error.issues[0]?.message}`);
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch {
+        throw new PaperbotError('usage', `${file}:${n}: not valid JSON`);
+      }
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+        throw new PaperbotError('usage', `${file}:${n}: ${where}${issue?.message ?? 'invalid line'}`);
+      }
       return parsed.data;
     });
+}
+
+export function loadQuestions(file: string): Question[] {
+  return loadJsonLines(file, questionLine);
+}
+
+/** The relevance bands in display order. */
+export const RELEVANCE_BANDS = ['confident', 'uncertain', 'none'] as const satisfies readonly RelevanceBand[];
+
+/** How many questions fell in each band, split by whether they have gold papers. */
+export interface BandCounts {
+  answerable: Record<RelevanceBand, number>;
+  unanswerable: Record<RelevanceBand, number>;
+}
+
+export function emptyBandCounts(): BandCounts {
+  const zero = () => ({ confident: 0, uncertain: 0, none: 0 });
+  return { answerable: zero(), unanswerable: zero() };
+}
+
+/** `bands: answerable confident 30, uncertain 5, none 2; unanswerable confident 0, uncertain 1, none 7` */
+export function formatBands(bands: BandCounts): string {
+  const side = (counts: Record<RelevanceBand, number>) => RELEVANCE_BANDS.map((band) => `${band} ${counts[band]}`).join(', ');
+  return `bands: answerable ${side(bands.answerable)}; unanswerable ${side(bands.unanswerable)}`;
 }
 
 /** A gold entry names a paper by id or by title (compared case-, space- and punctuation-insensitively). */
@@ -127,7 +172,8 @@ export interface QuestionEvaluation {
   overall: Omit<KindMetrics, 'n'>;
   byKind: Record<string, KindMetrics>;
   refusal: { correct: number | null; wrong: number | null };
-  perQuestion: Array<{ id: string; kind: string; refused: boolean; ratio: number; firstGoldRank: number | null; top: string[] }>;
+  bands: BandCounts;
+  perQuestion: Array<{ id: string; kind: string; band: RelevanceBand; refused: boolean; ratio: number; firstGoldRank: number | null; top: string[] }>;
 }
 
 export async function evaluateQuestions(core: PaperbotCore, questions: readonly Question[], mode: RetrievalMode = core.settings.retrievalMode): Promise<QuestionEvaluation> {
@@ -136,10 +182,13 @@ export async function evaluateQuestions(core: PaperbotCore, questions: readonly 
   const overall = { r1: [] as number[], r5: [] as number[], mrr: [] as number[] };
   const correctRefusals: number[] = [];
   const wrongRefusals: number[] = [];
+  const bands = emptyBandCounts();
   const perQuestion: QuestionEvaluation['perQuestion'] = [];
   for (const question of questions) {
     const retrieval = await retriever.retrieve(question.question, 100, mode);
     const refused = !retrieval.relevance.relevant;
+    const band: RelevanceBand = retrieval.relevance.band;
+    bands[question.gold.length === 0 ? 'unanswerable' : 'answerable'][band] += 1;
     const ranked = retrieval.hits.map((hit) => hit.paper);
     const bucket = byKind.get(question.kind) ?? { r1: [], r5: [], mrr: [], n: 0 };
     bucket.n += 1;
@@ -162,7 +211,7 @@ export async function evaluateQuestions(core: PaperbotCore, questions: readonly 
         target.mrr.push(rr);
       }
     }
-    perQuestion.push({ id: question.id, kind: question.kind, refused, ratio: retrieval.relevance.ratio, firstGoldRank, top: ranked.slice(0, 3).map((p) => p.title) });
+    perQuestion.push({ id: question.id, kind: question.kind, band, refused, ratio: retrieval.relevance.ratio, firstGoldRank, top: ranked.slice(0, 3).map((p) => p.title) });
   }
   return {
     overall: { 'recall@1': mean(overall.r1), 'recall@5': mean(overall.r5), mrr: mean(overall.mrr) },
@@ -170,6 +219,7 @@ export async function evaluateQuestions(core: PaperbotCore, questions: readonly 
       [...byKind].map(([kind, m]) => [kind, { n: m.n, 'recall@1': mean(m.r1), 'recall@5': mean(m.r5), mrr: mean(m.mrr) }]),
     ),
     refusal: { correct: mean(correctRefusals), wrong: mean(wrongRefusals) },
+    bands,
     perQuestion,
   };
 }

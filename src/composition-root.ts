@@ -206,6 +206,12 @@ export async function openPaperbot(config: Config, options: CompositionOptions =
         topK: config.TOP_K,
         maxQuestionChars: config.MAX_QUESTION_CHARS,
         relevanceThreshold: config.RELEVANCE_MIN_RATIO,
+        bands: {
+          minRatio: config.RELEVANCE_MIN_RATIO,
+          minEvidence: config.RELEVANCE_MIN_EVIDENCE,
+          confidentRatio: config.RELEVANCE_CONFIDENT_RATIO,
+          confidentEvidence: config.RELEVANCE_CONFIDENT_EVIDENCE,
+        },
         retrievalMode: config.RETRIEVAL_MODE,
         embedderChoice: config.EMBEDDER,
         fusion: { k: config.RRF_K, keywordWeight: config.RRF_KEYWORD_WEIGHT, vectorWeight: config.RRF_VECTOR_WEIGHT, candidates: config.RRF_CANDIDATES, exactCandidates: config.RRF_EXACT_CANDIDATES },

@@ -119,9 +119,12 @@ export const configSchema = z.object({
    * A question is answered only when the best paper's BM25 score reaches this share of the best
    * score the question could reach. Fitted on test/fixtures/seed-questions.jsonl.
    */
-  RELEVANCE_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.19),
+  RELEVANCE_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.16),
+  RELEVANCE_MIN_EVIDENCE: z.coerce.number().min(0).max(1000).default(1.1),
+  RELEVANCE_CONFIDENT_RATIO: z.coerce.number().min(0).max(1).default(0.38),
+  RELEVANCE_CONFIDENT_EVIDENCE: z.coerce.number().min(0).max(1000).default(3.8),
   /** Sentences quoted in an extractive answer. */
-  EXTRACTIVE_SENTENCES: z.coerce.number().int().min(1).max(10).default(3),
+  EXTRACTIVE_SENTENCES: z.coerce.number().int().min(1).max(10).default(4),
   PROGRESS: booleanSetting.optional(),
 
   /** Chat adapters: questions answered at once (1 suits a local Ollama), and per-user limits. */

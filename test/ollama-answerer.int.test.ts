@@ -124,7 +124,8 @@ describe('citations checked while the answer streams', () => {
     const answer = finalAnswer(events);
     expect(events.slice(0, -1).every((e) => e.type === 'delta')).toBe(true);
     const texts = deltas(events);
-    expect(texts.length).toBeGreaterThan(3);
+    // Streamed a sentence at a time (each is checked against its sources as it ends).
+    expect(texts.length).toBeGreaterThanOrEqual(3);
 
     const sourceCount = answer.sources.length;
     expect(sourceCount).toBeGreaterThanOrEqual(2);
@@ -231,7 +232,8 @@ describe('fallback to the extractive answer when the model cannot answer', () =>
     const noticeIndex = events.findIndex((e) => e.type === 'notice');
     const shown = deltas(events.slice(0, noticeIndex)).join('');
     // The user has already seen the model's "[2]" (the CLI writes it to stdout before the fallback).
-    expect(shown).toBe('Feature multiplexing shares one table [2]. More ');
+    // [2] is not the Unified Embedding paper: the sentence is marked as not found in it.
+    expect(shown).toBe('Feature multiplexing shares one table [2]. ⚠ not found in [2] More ');
     const prompt = JSON.parse((fake.requestsTo('/api/chat')[0]!.body as ChatRequestBody).messages[1]!.content) as { abstracts: Array<{ number: number; title: string }> };
     const citedByModel = prompt.abstracts.find((a) => a.number === 2)!.title;
     // The sources list printed under the answer must give that [2] the same paper.
@@ -256,9 +258,10 @@ describe('fallback to the extractive answer when the model cannot answer', () =>
     const events = await collect(core.askStream(PHOTO_QUESTION));
     expect(Date.now() - started).toBeGreaterThan(TIMEOUT_MS);
     const answer = finalAnswer(events);
-    expect(notices(events)).toEqual([]);
+    // No cut notice (the claim check may flag the made-up sentence; that is not what this tests).
+    expect(notices(events).filter((notice) => !notice.includes('⚠'))).toEqual([]);
     expect(answer.mode).toBe('ollama');
-    expect(answer.text).toBe(reply);
+    expect(answer.text.startsWith(reply)).toBe(true);
   });
 
   it('a stream that stalls mid-answer for longer than OLLAMA_TIMEOUT_MS times out', async () => {

@@ -4,38 +4,55 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openPaperbot } from '../src/composition-root.ts';
 import { loadConfig } from '../src/config.ts';
 import type { PaperLibrary } from '../src/rag/library.ts';
-import { decideRelevance, Retriever } from '../src/rag/retrieval.ts';
+import { DEFAULT_BAND_THRESHOLDS, decideBand, decideRelevance, Retriever, termCoverage } from '../src/rag/retrieval.ts';
+import type { RelevanceSignals } from '../src/rag/types.ts';
 import { tempDir } from './helpers/temp.ts';
 
-const THRESHOLD = 0.19;
+const THRESHOLD = DEFAULT_BAND_THRESHOLDS.minRatio;
 
-describe('decideRelevance', () => {
-  it('is the ratio of top score to the best reachable score', () => {
-    expect(decideRelevance(2, 8, 0.19)).toEqual({ ratio: 0.25, threshold: 0.19, relevant: true });
-    expect(decideRelevance(1, 8, 0.19)).toEqual({ ratio: 0.125, threshold: 0.19, relevant: false });
+const T = DEFAULT_BAND_THRESHOLDS;
+const signals = (ratio: number, terms: number, extra: Partial<RelevanceSignals> = {}): RelevanceSignals => ({ ratio, evidence: ratio * terms, coverage: 0.5, agree: true, terms, ...extra });
+
+describe('decideBand (three relevance bands from fixed signals)', () => {
+  it('is none below both the minimum ratio and the minimum evidence', () => {
+    expect(decideBand(signals(T.minRatio - 0.01, 3), T)).toBe('none');
+    expect(decideBand(signals(0, 12), T)).toBe('none');
   });
 
-  it('is relevant exactly at the threshold', () => {
-    expect(decideRelevance(1, 4, 0.25).relevant).toBe(true);
-    expect(decideRelevance(0.999, 4, 0.25).relevant).toBe(false);
+  it('a long question with a low ratio but enough evidence is not refused', () => {
+    // 25 terms at ratio 0.1: 2.5 terms matched at full strength, as long natural paraphrases do.
+    expect(decideBand(signals(0.1, 25), T)).toBe('uncertain');
   });
 
-  it('caps the ratio at 1', () => {
-    expect(decideRelevance(12, 10, 0.5)).toEqual({ ratio: 1, threshold: 0.5, relevant: true });
+  it('is confident at the confident ratio (a short question matching all it asks) or the confident evidence (a long one)', () => {
+    expect(decideBand(signals(T.confidentRatio, 3), T)).toBe('confident');
+    expect(decideBand(signals(T.confidentRatio - 0.01, 3), T)).toBe('uncertain');
+    expect(decideBand(signals(0.2, 30, { evidence: T.confidentEvidence }), T)).toBe('confident');
+    expect(decideBand(signals(0.2, 30, { evidence: T.confidentEvidence - 0.01 }), T)).toBe('uncertain');
   });
 
-  it('is never relevant when the question has no indexable term (maxScore 0)', () => {
-    expect(decideRelevance(0, 0, 0.19)).toEqual({ ratio: 0, threshold: 0.19, relevant: false });
-    expect(decideRelevance(0, 0, 0)).toEqual({ ratio: 0, threshold: 0, relevant: false });
-    expect(decideRelevance(5, 0, 0).relevant).toBe(false);
+  it('is none for a question with no indexable term, whatever else it says', () => {
+    expect(decideBand(signals(1, 0, { evidence: 10 }), T)).toBe('none');
   });
 
-  it('is not relevant when nothing matched', () => {
-    expect(decideRelevance(0, 7.5, 0.19)).toEqual({ ratio: 0, threshold: 0.19, relevant: false });
+  it('uses the thresholds it is given', () => {
+    const strict = { ...T, confidentRatio: 0.9, confidentEvidence: 100 };
+    expect(decideBand(signals(0.6, 8), T)).toBe('confident');
+    expect(decideBand(signals(0.6, 8), strict)).toBe('uncertain');
   });
 
-  it('keeps the threshold it was given', () => {
-    expect(decideRelevance(3, 10, 0.42).threshold).toBe(0.42);
+  it('decideRelevance reports the band, relevant exactly when not none, and the minimum ratio as threshold', () => {
+    expect(decideRelevance(signals(0.5, 10), T)).toMatchObject({ band: 'confident', relevant: true, ratio: 0.5, threshold: T.minRatio });
+    expect(decideRelevance(signals(0.05, 4), T)).toMatchObject({ band: 'none', relevant: false });
+  });
+});
+
+describe('termCoverage', () => {
+  it('is the idf-weighted share of the terms found in the text', () => {
+    const idf = (term: string) => (term === 'diffus' ? 3 : 1);
+    expect(termCoverage(['diffus', 'model'], 'Diffusion models', idf)).toBe(1);
+    expect(termCoverage(['diffus', 'cat'], 'Diffusion models', idf)).toBe(0.75);
+    expect(termCoverage([], 'anything', idf)).toBe(0);
   });
 });
 
@@ -46,7 +63,7 @@ describe('keyword retrieval on the seed corpus', () => {
 
   beforeEach(async () => {
     library = (await openPaperbot(loadConfig({ PAPERBOT_DATA_DIR: tempDir(), RETRIEVAL_MODE: 'keyword', BM25_K1: '1.2', BM25_B: '0.75', BM25_TITLE_WEIGHT: '3', LOG_LEVEL: 'silent' }))).library;
-    retriever = new Retriever(library.store, library.keywordIndex, null, THRESHOLD, { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100, exactCandidates: 100 });
+    retriever = new Retriever(library.store, library.keywordIndex, null, DEFAULT_BAND_THRESHOLDS, { k: 60, keywordWeight: 1, vectorWeight: 0.5, candidates: 100, exactCandidates: 100 });
   });
 
   afterEach(() => library.close());
@@ -69,6 +86,7 @@ describe('keyword retrieval on the seed corpus', () => {
   it('finds an off-topic question about sourdough bread not relevant', async () => {
     const retrieval = (await retriever.retrieve('What is the best recipe for sourdough bread?', 8, 'keyword'));
     expect(retrieval.relevance.relevant).toBe(false);
+    expect(retrieval.relevance.band).toBe('none');
     expect(retrieval.relevance.ratio).toBeLessThan(THRESHOLD);
   });
 
@@ -76,7 +94,7 @@ describe('keyword retrieval on the seed corpus', () => {
     const retrieval = (await retriever.retrieve('What is it that there is, and how can we do it?', 8, 'keyword'));
     expect(retrieval.terms).toEqual([]);
     expect(retrieval.hits).toEqual([]);
-    expect(retrieval.relevance).toEqual({ ratio: 0, threshold: THRESHOLD, relevant: false });
+    expect(retrieval.relevance).toMatchObject({ ratio: 0, threshold: THRESHOLD, relevant: false, band: 'none' });
   });
 
   it('respects k', async () => {
@@ -98,11 +116,18 @@ describe('keyword retrieval on the seed corpus', () => {
     }
   });
 
-  it('refuses almost every unanswerable seed question', async () => {
+  it('puts no unanswerable seed question in band confident, and refuses most of them', async () => {
     const unanswerable = questions.filter((q) => q.kind === 'unanswerable');
     expect(unanswerable.length).toBeGreaterThanOrEqual(10);
-    const refused: typeof unanswerable = [];
-    for (const q of unanswerable) if (!(await retriever.retrieve(q.question, 8, 'keyword')).relevance.relevant) refused.push(q);
-    expect(refused.length / unanswerable.length).toBeGreaterThanOrEqual(0.85);
+    const bands = await Promise.all(unanswerable.map(async (q) => (await retriever.retrieve(q.question, 8, 'keyword')).relevance.band));
+    expect(bands.filter((band) => band === 'confident')).toEqual([]);
+    expect(bands.filter((band) => band === 'none').length / bands.length).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('refuses no answerable seed question', async () => {
+    const answerable = questions.filter((q) => q.gold.length > 0);
+    const refused: string[] = [];
+    for (const q of answerable) if ((await retriever.retrieve(q.question, 8, 'keyword')).relevance.band === 'none') refused.push(q.id);
+    expect(refused).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config.ts';
 import { PaperbotError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import type { PaperbotCore, Stats } from '../src/rag/paperbot-core.ts';
-import { Retriever } from '../src/rag/retrieval.ts';
+import { DEFAULT_BAND_THRESHOLDS, Retriever } from '../src/rag/retrieval.ts';
 import { copyPath, metaPath, readVectorIndexMeta } from '../src/adapters/hnswlib/hnsw-vector-index.ts';
 import { tempDir } from './helpers/temp.ts';
 
@@ -309,7 +309,7 @@ describe('Retriever falls back to keyword search when vectors are unavailable', 
   it('without a vector index manager, hybrid becomes keyword with a notice', async () => {
     const { core } = await open(tempDir(), { RETRIEVAL_MODE: 'keyword' });
     expect(core.library.vectors).toBeNull();
-    const retriever = new Retriever(core.library.store, core.library.keywordIndex, null, 0.19, FUSION);
+    const retriever = new Retriever(core.library.store, core.library.keywordIndex, null, DEFAULT_BAND_THRESHOLDS, FUSION);
     const retrieval = await retriever.retrieve('text-guided diffusion real image editing', 5, 'hybrid');
     expect(retrieval.mode).toBe('keyword');
     expect(retrieval.notices).toHaveLength(1);

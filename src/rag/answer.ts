@@ -35,11 +35,14 @@ export function toSource(paper: Paper, score: number, n: number, cited: boolean)
   return source;
 }
 
-/** The answer to a question whose retrieval found nothing relevant. It never reaches a model. */
-export function refusalAnswer(question: string, retrieval: Retrieval, closestCount = 3): Answer {
+/**
+ * The answer to a question nothing answers: retrieval found nothing relevant (it never reaches
+ * a model), or the model said the abstracts do not answer it (`reason` says so). Band `none`.
+ */
+export function refusalAnswer(question: string, retrieval: Retrieval, options: { reason?: string; closestCount?: number } = {}): Answer {
   const { sources } = numberSources(retrieval, []);
-  const closest = sources.slice(0, closestCount);
-  const reason = `Nothing in the ${retrieval.corpusSize} papers here answers this question.`;
+  const closest = sources.slice(0, options.closestCount ?? 3);
+  const reason = options.reason ?? `Nothing in the ${retrieval.corpusSize} papers here answers this question.`;
   return {
     question,
     text: closest.length
@@ -50,10 +53,30 @@ export function refusalAnswer(question: string, retrieval: Retrieval, closestCou
     sources: closest,
     refusal: { reason, closest },
     citationsRemoved: 0,
-    relevance: { ratio: round(retrieval.relevance.ratio), threshold: retrieval.relevance.threshold },
+    relevance: { ...answerRelevance(retrieval), band: 'none' },
+    claims: [],
+    weakClaims: 0,
     notices: [],
     timings: { retrievalMs: round(retrieval.retrievalMs), answerMs: 0, totalMs: round(retrieval.retrievalMs) },
   };
+}
+
+/** The relevance an `Answer` reports: the ratio (rounded), the minimum ratio, and the band. */
+export function answerRelevance(retrieval: Retrieval): Answer['relevance'] {
+  return { ratio: round(retrieval.relevance.ratio), threshold: retrieval.relevance.threshold, band: retrieval.relevance.band };
+}
+
+/**
+ * The first line of an answer in band `uncertain`: an answer is given, but the user is told
+ * plainly that the papers may not answer the question.
+ */
+export const UNCERTAIN_CAVEAT = 'These papers may not answer your question: they match only part of what it asks, so check each quote against it.';
+
+/** The notice of an answer with weak claims: how many sentences its sources do not back (each marked ⚠ in the text). */
+export function weakClaimsNotice(weakClaims: number): string {
+  return weakClaims === 1
+    ? '1 sentence (marked ⚠) could not be checked against the abstract it cites: read that paper before relying on it.'
+    : `${weakClaims} sentences (marked ⚠) could not be checked against the abstracts they cite: read those papers before relying on them.`;
 }
 
 export function round(value: number, digits = 3): number {

@@ -6,10 +6,11 @@
  */
 import type { Logger } from 'pino';
 import { PaperbotError } from '../errors.ts';
-import { numberSources, round } from './answer.ts';
+import { answerRelevance, numberSources, refusalAnswer, round } from './answer.ts';
 import { CitationFilter } from './citations.ts';
+import { ClaimMarker } from './claims.ts';
 import type { Answerer, ChatModel } from './ports.ts';
-import { buildGroundedPrompt } from './prompt.ts';
+import { buildGroundedPrompt, NOT_IN_ABSTRACTS } from './prompt.ts';
 import type { Answer, AnswerEvent, Citation, PastTurn, Retrieval } from './types.ts';
 
 export interface GroundedAnswererOptions {
@@ -67,10 +68,16 @@ export class GroundedAnswerer implements Answerer {
       ...(maxTokens === undefined ? {} : { maxTokens }),
       signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
     });
+    const marker = new MarkerFilter();
+    // After the citation filter (it needs whole, valid citations): each sentence that cites is
+    // checked against the abstracts it cites as it ends, and a weak one marked.
+    const claims = new ClaimMarker((n) => hits[n - 1]?.paper.abstract);
     try {
       for await (const chunk of reply) {
         if (chunk.truncated && maxTokens !== undefined) notices.push(CUT_NOTICES.tokens(maxTokens));
-        const checked = filter.push(chunk.text);
+        const shown = marker.push(chunk.text);
+        if (marker.refused) break; // stops the model: the rest is not read
+        const checked = claims.push(filter.push(shown));
         if (checked) {
           text += checked;
           yield { type: 'delta', text: checked };
@@ -78,13 +85,25 @@ export class GroundedAnswerer implements Answerer {
       }
     } catch (error) {
       // The caller's cancel, or a failure of the model, ends the answer as before; the deadline cuts it.
-      if (!deadline.signal.aborted || signal?.aborted) throw error;
+      if (!deadline.signal.aborted || signal?.aborted) {
+        // What the model wrote before failing is shown (checked) before the fallback, as it streamed.
+        const held = signal?.aborted ? '' : claims.push(filter.flush()) + claims.flush();
+        if (held) yield { type: 'delta', text: held };
+        throw error;
+      }
       if (!text.trim()) throw new PaperbotError('ollama_timeout', `The model "${this.model.model}" wrote nothing within ${seconds(timeoutMs ?? 0)} s (ANSWER_TIMEOUT_MS).`, { cause: error });
       notices.push(CUT_NOTICES.deadline(timeoutMs ?? 0));
     } finally {
       clearTimeout(timer);
     }
-    const rest = filter.flush();
+    const tail = marker.refused ? '' : marker.flush();
+    if (marker.refused) {
+      const answer = refusalAnswer(question, retrieval, { reason: `The model (${this.model.model}) found nothing in the closest abstracts that answers this question.` });
+      answer.timings.answerMs = round(performance.now() - started);
+      yield { type: 'answer', answer };
+      return;
+    }
+    const rest = claims.push(filter.push(tail) + filter.flush()) + claims.flush();
     if (rest) {
       text += rest;
       yield { type: 'delta', text: rest };
@@ -112,10 +131,57 @@ export class GroundedAnswerer implements Answerer {
       sources,
       refusal: null,
       citationsRemoved: filter.removed,
-      relevance: { ratio: round(retrieval.relevance.ratio), threshold: retrieval.relevance.threshold },
+      relevance: answerRelevance(retrieval),
+      claims: claims.claims,
+      weakClaims: claims.claims.filter((claim) => claim.support === 'weak').length,
       notices,
       timings: { retrievalMs: round(retrieval.retrievalMs), answerMs: round(answerMs), totalMs: round(retrieval.retrievalMs + answerMs) },
     };
     yield { type: 'answer', answer };
+  }
+}
+
+/**
+ * Watches the model's reply for NOT_IN_ABSTRACTS: at its start (after blanks and emphasis) it
+ * means "the abstracts do not answer" (`refused`); anywhere else it is dropped. A tail that could
+ * still become the marker is held back, so it is never shown, not even mid-stream.
+ */
+export class MarkerFilter {
+  refused = false;
+  private started = false;
+  private held = '';
+
+  push(chunk: string): string {
+    let text = this.held + chunk;
+    this.held = '';
+    if (!this.started) {
+      const head = text.replace(/^[\s*_"'`>#-]+/, '');
+      if (head.startsWith(NOT_IN_ABSTRACTS)) {
+        this.refused = true;
+        return '';
+      }
+      if (NOT_IN_ABSTRACTS.startsWith(head)) {
+        this.held = text; // still undecided (blank, or a prefix of the marker)
+        return '';
+      }
+      this.started = true;
+    }
+    text = text.split(NOT_IN_ABSTRACTS).join('');
+    let keep = Math.min(NOT_IN_ABSTRACTS.length - 1, text.length);
+    while (keep > 0 && !NOT_IN_ABSTRACTS.startsWith(text.slice(text.length - keep))) keep -= 1;
+    this.held = text.slice(text.length - keep);
+    return text.slice(0, text.length - keep);
+  }
+
+  /** The end of the reply: a held tail that did not become the marker is shown. */
+  flush(): string {
+    const rest = this.held;
+    this.held = '';
+    if (!this.started && NOT_IN_ABSTRACTS.startsWith(rest.replace(/^[\s*_"'`>#-]+/, '')) && rest.trim()) {
+      // The reply was only the start of the marker (cut by the token cap): still a "no".
+      this.refused = true;
+      return '';
+    }
+    return rest;
   }
 }

@@ -6,18 +6,20 @@
  */
 import type { Logger } from 'pino';
 import { PaperbotError, describeError } from '../errors.ts';
-import { refusalAnswer, round, toSource } from './answer.ts';
+import { refusalAnswer, round, toSource, UNCERTAIN_CAVEAT, weakClaimsNotice } from './answer.ts';
 import type { CorpusFormat } from './corpus/formats.ts';
 import type { ExtractiveAnswerer } from './extractive-answerer.ts';
 import type { IngestReport, PaperLibrary, RemoveReport } from './library.ts';
 import type { AnswerLog, Answerer, ConversationStore } from './ports.ts';
-import { Retriever, type FusionSettings } from './retrieval.ts';
+import { Retriever, type BandThresholds, type FusionSettings } from './retrieval.ts';
 import type { Answer, AnswerEvent, AnswerSource, EmbedderChoice, FeedbackEntry, Paper, PastTurn, Rating, RelevanceDecision, RetrievalMode } from './types.ts';
 
 export interface CoreSettings {
   topK: number;
   maxQuestionChars: number;
+  /** RELEVANCE_MIN_RATIO: the band thresholds' `minRatio`, kept under its old name for `stats`. */
   relevanceThreshold: number;
+  bands: BandThresholds;
   fusion: FusionSettings;
   retrievalMode: RetrievalMode;
   /** EMBEDDER: used by `index --rebuild` when no embedder is named. */
@@ -137,7 +139,7 @@ export class PaperbotCore {
 
   retriever(): Retriever {
     const { library, settings } = this;
-    return new Retriever(library.store, library.keywordIndex, library.vectors, settings.relevanceThreshold, settings.fusion, this.parts.logger);
+    return new Retriever(library.store, library.keywordIndex, library.vectors, settings.bands, settings.fusion, this.parts.logger);
   }
 
   /**
@@ -157,6 +159,15 @@ export class PaperbotCore {
 
     let answer: Answer | undefined;
     let keepNumbering = false;
+    // Band `uncertain`: the answer's first line says the papers may not answer. It goes out just
+    // before the first text, so a model that then declines (a refusal) is not preceded by it.
+    const uncertain = retrieval.relevance.band === 'uncertain';
+    let caveatShown = false;
+    const caveat = function* (): Generator<CoreEvent> {
+      if (!uncertain || caveatShown) return;
+      caveatShown = true;
+      yield { type: 'delta', text: `${UNCERTAIN_CAVEAT}\n` };
+    };
     if (!retrieval.relevance.relevant) {
       answer = refusalAnswer(text, retrieval);
       yield { type: 'delta', text: answer.text };
@@ -164,10 +175,15 @@ export class PaperbotCore {
       let streamed = false;
       try {
         for await (const event of this.parts.answerer.stream(text, retrieval, { ...(signal ? { signal } : {}), history, startedAt: started })) {
-          if (event.type === 'delta') streamed = true;
+          if (event.type === 'delta') {
+            streamed = true;
+            yield* caveat();
+          }
           if (event.type === 'answer') answer = event.answer;
           else yield event;
         }
+        // Sentences its sources do not back are counted in the answer's footer (a notice).
+        if (answer?.weakClaims) answer.notices.push(weakClaimsNotice(answer.weakClaims));
         // An answer cut short (ANSWER_TIMEOUT_MS, OLLAMA_MAX_TOKENS) says so once, as it ends.
         for (const notice of answer?.notices ?? []) yield { type: 'notice', text: notice };
       } catch (error) {
@@ -187,8 +203,10 @@ export class PaperbotCore {
     }
     if (!answer) {
       answer = this.parts.extractive.answer(text, retrieval, { numbering: keepNumbering ? 'retrieval' : 'cited-first' });
+      yield* caveat();
       yield { type: 'delta', text: answer.text };
     }
+    if (caveatShown && !answer.refusal) answer.text = `${UNCERTAIN_CAVEAT}\n${answer.text}`;
     answer.notices = [...notices, ...answer.notices];
     answer.timings.totalMs = round(performance.now() - started);
     yield { type: 'answer', answer };

@@ -6,6 +6,12 @@
  */
 import type { ChatMessage } from './ports.ts';
 import type { PastTurn, RetrievedPaper } from './types.ts';
+/**
+ * What the model replies when the abstracts do not answer the question. The core turns it into
+ * a refusal (band `none`, the closest titles); it is never shown.
+ */
+export const NOT_IN_ABSTRACTS = 'NOT_IN_THESE_ABSTRACTS';
+
 export function systemPrompt(sourceCount: number): string {
   return [
     'You answer researchers\' questions using only the numbered paper abstracts you are given.',
@@ -14,7 +20,8 @@ export function systemPrompt(sourceCount: number): string {
     'Rules:',
     '- Cite every claim with the number of the abstract it comes from in square brackets, like [1] or [2][3].',
     `- Only cite numbers from 1 to ${sourceCount}. Never invent papers, titles, authors or links.`,
-    '- If the abstracts do not answer the question, say so plainly in one sentence instead of guessing.',
+    `- If the abstracts do not answer the question, reply with exactly ${NOT_IN_ABSTRACTS} and nothing else: never guess, never answer from your own knowledge.`,
+    '- Say only what the abstracts say: every number, dataset and method name you write must appear in the abstract you cite.',
     '- Be concise: a short paragraph or a few bullet points, in the language of the question.',
   ].join('\n');
 }

@@ -7,8 +7,8 @@
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { KeywordIndex, PaperStore } from './ports.ts';
-import { queryTerms } from './text.ts';
-import type { RelevanceDecision, Retrieval, RetrievalMode, RetrievedPaper, ScoredRowId } from './types.ts';
+import { documentTerms, queryTerms } from './text.ts';
+import type { RelevanceBand, RelevanceDecision, RelevanceSignals, Retrieval, RetrievalMode, RetrievedPaper, ScoredRowId } from './types.ts';
 
 /** How many top keyword hits are checked against the store at a time (see `liveHits`). */
 const LIVE_CHECK_BATCH = 5;
@@ -36,12 +36,57 @@ export interface FusionSettings {
 }
 
 /**
- * Relevance from the normalised top keyword score (see ../shared/guides/retrieval-findings.md).
- * A question with no indexable term at all is never relevant.
+ * The thresholds of the three relevance bands (RELEVANCE_* settings), fitted on our own question
+ * sets with scripts/fit-bands.ts (README "Relevance bands"). Two signals decide: the ratio (the
+ * top BM25 score over the best the question could reach) and the evidence (the ratio times the
+ * question's term count: how many of its terms the top paper matches at full strength).
  */
-export function decideRelevance(topScore: number, maxScore: number, threshold: number): RelevanceDecision {
-  const ratio = maxScore > 0 ? Math.min(1, topScore / maxScore) : 0;
-  return { ratio, threshold, relevant: maxScore > 0 && ratio >= threshold };
+export interface BandThresholds {
+  /** Below this ratio… (RELEVANCE_MIN_RATIO) */
+  minRatio: number;
+  /** …and below this evidence, a question is in band `none` (RELEVANCE_MIN_EVIDENCE). */
+  minEvidence: number;
+  /** At or above this ratio… (RELEVANCE_CONFIDENT_RATIO) */
+  confidentRatio: number;
+  /** …or this evidence, a question is `confident` (RELEVANCE_CONFIDENT_EVIDENCE); otherwise `uncertain`. */
+  confidentEvidence: number;
+}
+
+export const DEFAULT_BAND_THRESHOLDS: BandThresholds = { minRatio: 0.16, minEvidence: 1.1, confidentRatio: 0.38, confidentEvidence: 3.8 };
+
+/**
+ * The band from the signals. The ratio alone fails long natural questions: their many words no
+ * abstract uses pull it down even when the top paper is right. The evidence does not fall with
+ * length, so a long question that matches several of its terms well is not refused, and a short
+ * one that matches all of them is confident by its ratio. A question with no indexable term is
+ * always `none`.
+ */
+export function decideBand(signals: RelevanceSignals, thresholds: BandThresholds): RelevanceBand {
+  if (signals.terms === 0) return 'none';
+  const { ratio, evidence } = signals;
+  if (ratio < thresholds.minRatio && evidence < thresholds.minEvidence) return 'none';
+  if (ratio >= thresholds.confidentRatio || evidence >= thresholds.confidentEvidence) return 'confident';
+  return 'uncertain';
+}
+
+/** The decision from the signals; `threshold` is `minRatio`, kept for scripts reading it. */
+export function decideRelevance(signals: RelevanceSignals, thresholds: BandThresholds): RelevanceDecision {
+  const band = decideBand(signals, thresholds);
+  return { ratio: signals.ratio, threshold: thresholds.minRatio, relevant: band !== 'none', band, signals };
+}
+
+/** The idf-weighted share of `terms` that occur in `text`'s index terms, in [0, 1]. */
+export function termCoverage(terms: readonly string[], text: string, idf: (term: string) => number): number {
+  if (!terms.length) return 0;
+  const present = new Set(documentTerms(text));
+  let total = 0;
+  let covered = 0;
+  for (const term of terms) {
+    const weight = idf(term);
+    total += weight;
+    if (present.has(term)) covered += weight;
+  }
+  return total > 0 ? covered / total : 0;
 }
 
 /** Weighted reciprocal rank fusion: score(d) = Σ weight / (k + rank(d)), ranks from 1. Ties keep first-ranking order. */
@@ -58,7 +103,7 @@ export class Retriever {
     private readonly store: PaperStore,
     private readonly keywordIndex: KeywordIndex,
     private readonly vectors: VectorSearch | null,
-    private readonly relevanceThreshold: number,
+    private readonly bands: BandThresholds,
     private readonly fusion: FusionSettings,
     private readonly logger?: Logger,
   ) {}
@@ -85,7 +130,8 @@ export class Retriever {
     const notices: string[] = [];
     const candidates = Math.max(k, this.fusion.candidates);
     const keywordHits = this.liveHits(this.keywordIndex.search(terms, mode === 'keyword' ? k : candidates));
-    const relevance = decideRelevance(keywordHits[0]?.score ?? 0, this.keywordIndex.maxScore(terms), this.relevanceThreshold);
+    const maxScore = this.keywordIndex.maxScore(terms);
+    const ratio = maxScore > 0 ? Math.min(1, (keywordHits[0]?.score ?? 0) / maxScore) : 0;
 
     let vectorHits: ScoredRowId[] | null = null;
     // A question with no content word (only stopwords) matches nothing, whatever its vector says.
@@ -130,6 +176,15 @@ export class Retriever {
       if (vector !== undefined) hit.vectorScore = vector;
       hits.push(hit);
     }
+    const top = hits[0]?.paper;
+    const signals: RelevanceSignals = {
+      ratio,
+      evidence: ratio * terms.length,
+      coverage: top ? termCoverage(terms, `${top.title}\n${top.abstract}`, (term) => this.keywordIndex.idf(term)) : 0,
+      agree: vectorHits !== null && keywordHits.length > 0 && vectorHits[0]?.rowId === keywordHits[0]?.rowId,
+      terms: terms.length,
+    };
+    const relevance = decideRelevance(signals, this.bands);
     return { query, terms, mode: usedMode, hits, relevance, corpusSize: this.keywordIndex.size, retrievalMs: performance.now() - started, notices };
   }
 }

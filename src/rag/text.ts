@@ -95,7 +95,7 @@ export function queryTerms(text: string): string[] {
 }
 
 /** Abbreviations that end with a period but do not end a sentence. */
-const NON_TERMINAL = /(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|fig|figs|eq|eqs|sec|approx|resp|no|ref|refs|dr|mr|ms|prof|st)\.|\b[A-Z]\.)$/i;
+const NON_TERMINAL = /(?:\b(?:e\.g|i\.e|et al|vs|cf|fig|figs|eq|eqs|sec|approx|resp|no|ref|refs|dr|mr|ms|prof|st)\.|\b[A-Z]\.)$/i;
 
 /**
  * Splits an abstract into sentences, keeping each sentence's text verbatim so it can be quoted.

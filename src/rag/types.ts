@@ -51,11 +51,45 @@ export interface RetrievedPaper {
   vectorScore?: number;
 }
 
+/**
+ * How sure retrieval is that the papers answer the question: `confident` (answered as usual),
+ * `uncertain` (answered, first line a caveat), `none` (refused with the closest titles; no model
+ * is called).
+ */
+export type RelevanceBand = 'confident' | 'uncertain' | 'none';
+
+/** The signals the band is decided from (see `decideBand`), reported with every answer. */
+export interface RelevanceSignals {
+  /** Top BM25 score divided by the best score the query could reach, in [0, 1]. */
+  ratio: number;
+  /** `ratio` × `terms`: how many of the question's terms the top paper matches at full strength. */
+  evidence: number;
+  /** The idf-weighted share of the question's terms found in the top paper's title and abstract, in [0, 1]. */
+  coverage: number;
+  /** True when the keyword and vector rankings put the same paper first (false without vectors). */
+  agree: boolean;
+  /** How many distinct terms the question has. */
+  terms: number;
+}
+
 export interface RelevanceDecision {
   /** Top BM25 score divided by the best score the query could reach, in [0, 1]. */
   ratio: number;
+  /** RELEVANCE_MIN_RATIO (kept for scripts; the band decides). */
   threshold: number;
+  /** False exactly when `band` is `none`. */
   relevant: boolean;
+  band: RelevanceBand;
+  signals: RelevanceSignals;
+}
+
+/** A sentence of a model's answer that cites sources, checked against the abstracts it cites. */
+export interface Claim {
+  text: string;
+  /** The source numbers it cites. */
+  cites: number[];
+  /** `quoted`: verbatim in a cited abstract; `supported`: its content words, every number and every name are in the abstracts it cites; `weak`: neither. */
+  support: 'quoted' | 'supported' | 'weak';
 }
 
 export interface Retrieval {
@@ -114,7 +148,11 @@ export interface Answer {
   refusal: Refusal | null;
   /** Citations the model wrote to numbers outside the retrieved set, removed before display. */
   citationsRemoved: number;
-  relevance: { ratio: number; threshold: number };
+  relevance: { ratio: number; threshold: number; band: RelevanceBand };
+  /** Every sentence that cites a source, checked against it (extractive answers: all `quoted`). */
+  claims: Claim[];
+  /** How many claims are `weak`. */
+  weakClaims: number;
   /** One-line notices for the user (e.g. why an extractive answer was given). */
   notices: string[];
   timings: { retrievalMs: number; answerMs: number; totalMs: number };
