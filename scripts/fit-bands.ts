@@ -35,17 +35,18 @@ if (details) {
 
 // The fit's own limits, tighter than the targets (5% and 10%) so a held-out set has room.
 const MAX_ANSWERABLE_NONE = Number(process.env['FIT_MAX_ANSWERABLE_NONE'] ?? 0.025);
-const MAX_UNANSWERABLE_CONFIDENT = Number(process.env['FIT_MAX_UNANSWERABLE_CONFIDENT'] ?? 0.03);
+const MAX_UNANSWERABLE_CONFIDENT = Number(process.env['FIT_MAX_UNANSWERABLE_CONFIDENT'] ?? 0.045);
 const answerable = rows.filter((row) => row.answerable);
 const unanswerable = rows.filter((row) => !row.answerable);
 const share = (list: typeof rows, thresholds: BandThresholds, band: string) => list.filter((row) => decideBand(row.signals, thresholds) === band).length / Math.max(1, list.length);
 const grid = (from: number, to: number, step: number) => Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) => Math.round((from + i * step) * 1000) / 1000);
 let best: { thresholds: BandThresholds; score: number; figures: string } | undefined;
-for (const minRatio of grid(0.1, 0.3, 0.01)) {
-  for (const minEvidence of grid(0, 3, 0.1)) {
-    for (const confidentRatio of grid(0.3, 0.8, 0.01)) {
-      for (const confidentEvidence of grid(2, 8, 0.1)) {
-        const thresholds = { minRatio, minEvidence, confidentRatio, confidentEvidence };
+for (const minRatio of grid(0.1, 0.3, 0.02)) {
+  for (const minEvidence of grid(0, 3, 0.2)) {
+    for (const confidentRatio of grid(0.3, 0.8, 0.02)) {
+      for (const confidentEvidence of grid(2, 8, 0.2)) {
+       for (const confidentCoverage of grid(0.5, 1.01, 0.05)) {
+        const thresholds = { minRatio, minEvidence, confidentRatio, confidentEvidence, confidentCoverage };
         const answerableNone = share(answerable, thresholds, 'none');
         const unanswerableConfident = share(unanswerable, thresholds, 'confident');
         const answerableConfident = share(answerable, thresholds, 'confident');
@@ -56,11 +57,12 @@ for (const minRatio of grid(0.1, 0.3, 0.01)) {
         if (!best || score > best.score + 1e-9) {
           best = { thresholds, score, figures: `answerable: none ${answerableNone.toFixed(3)} confident ${answerableConfident.toFixed(3)}; unanswerable: confident ${unanswerableConfident.toFixed(3)} none ${unanswerableNone.toFixed(3)}` };
         }
+       }
       }
     }
   }
 }
-const current = { minRatio: config.RELEVANCE_MIN_RATIO, minEvidence: config.RELEVANCE_MIN_EVIDENCE, confidentRatio: config.RELEVANCE_CONFIDENT_RATIO, confidentEvidence: config.RELEVANCE_CONFIDENT_EVIDENCE };
+const current = { minRatio: config.RELEVANCE_MIN_RATIO, minEvidence: config.RELEVANCE_MIN_EVIDENCE, confidentRatio: config.RELEVANCE_CONFIDENT_RATIO, confidentEvidence: config.RELEVANCE_CONFIDENT_EVIDENCE, confidentCoverage: config.RELEVANCE_CONFIDENT_COVERAGE };
 process.stdout.write(
   `current settings ${JSON.stringify(current)}: answerable none ${share(answerable, current, 'none').toFixed(3)} uncertain ${share(answerable, current, 'uncertain').toFixed(3)} confident ${share(answerable, current, 'confident').toFixed(3)}; ` +
     `unanswerable none ${share(unanswerable, current, 'none').toFixed(3)} uncertain ${share(unanswerable, current, 'uncertain').toFixed(3)} confident ${share(unanswerable, current, 'confident').toFixed(3)}\n`,

@@ -211,6 +211,7 @@ export async function openPaperbot(config: Config, options: CompositionOptions =
           minEvidence: config.RELEVANCE_MIN_EVIDENCE,
           confidentRatio: config.RELEVANCE_CONFIDENT_RATIO,
           confidentEvidence: config.RELEVANCE_CONFIDENT_EVIDENCE,
+          confidentCoverage: config.RELEVANCE_CONFIDENT_COVERAGE,
         },
         retrievalMode: config.RETRIEVAL_MODE,
         embedderChoice: config.EMBEDDER,

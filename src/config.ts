@@ -120,9 +120,11 @@ export const configSchema = z.object({
    * score the question could reach. Fitted on test/fixtures/seed-questions.jsonl.
    */
   RELEVANCE_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.16),
-  RELEVANCE_MIN_EVIDENCE: z.coerce.number().min(0).max(1000).default(1.1),
-  RELEVANCE_CONFIDENT_RATIO: z.coerce.number().min(0).max(1).default(0.38),
-  RELEVANCE_CONFIDENT_EVIDENCE: z.coerce.number().min(0).max(1000).default(3.8),
+  RELEVANCE_MIN_EVIDENCE: z.coerce.number().min(0).max(1000).default(1),
+  RELEVANCE_CONFIDENT_RATIO: z.coerce.number().min(0).max(1).default(0.36),
+  RELEVANCE_CONFIDENT_EVIDENCE: z.coerce.number().min(0).max(1000).default(3.2),
+  // Above 1 turns the coverage path off.
+  RELEVANCE_CONFIDENT_COVERAGE: z.coerce.number().min(0).max(2).default(0.6),
   /** Sentences quoted in an extractive answer. */
   EXTRACTIVE_SENTENCES: z.coerce.number().int().min(1).max(10).default(4),
   PROGRESS: booleanSetting.optional(),

@@ -246,22 +246,21 @@ describe('ClaimMarker', () => {
     }
   });
 
-  it('shows a sentence as soon as what follows it shows it is complete, and holds the rest', () => {
+  it('passes text on at once, holding only trailing whitespace and a citation being written, so a marker lands right after its sentence', () => {
     const marker = new ClaimMarker(abstractOf);
-    expect(marker.push('It cures cancer [1]. St')).toBe('It cures cancer [1]. ⚠ not found in [1] ');
-    expect(marker.push('epDistill runs faster [1].')).toBe('');
+    expect(marker.push('It cures cancer [1]. St')).toBe('It cures cancer [1]. ⚠ not found in [1] St');
+    expect(marker.push('epDistill runs faster [1].')).toBe('epDistill runs faster [1].');
     // A period and a space are not enough: a citation may still follow ("… fast. [1]").
     expect(marker.push(' ')).toBe('');
     expect(marker.push('[')).toBe('');
     expect(marker.push('2')).toBe('');
-    expect(marker.push('] And')).toBe('StepDistill runs faster [1]. [2] ');
-    // Whitespace between sentences is passed on at once.
-    expect(marker.push(' more\n')).toBe('And more\n');
+    expect(marker.push('] And')).toBe(' [2] And');
+    expect(marker.push(' more\n')).toBe(' more\n');
     expect(marker.flush()).toBe('');
     expect(marker.claims.map((c) => c.support)).toEqual(['weak', 'supported']);
   });
 
-  it('releases a sentence that never ends once it passes 600 characters, cut at a space outside a citation', () => {
+  it('checks a sentence that never ends in parts once it passes 600 characters, cut at a space outside a citation', () => {
     const filler = 'diffusion models distil teacher steps into student steps ';
     const long = `${filler.repeat(10)}with a lighter attention [1, 2] ${filler.repeat(9)}and no period at all [1]`;
     // Place the citation across the 600th character, its inner space before it, so a cut at the last space would split it.
@@ -272,21 +271,26 @@ describe('ClaimMarker', () => {
     const marker = new ClaimMarker(abstractOf);
     let shownBeforeEnd = '';
     for (const char of long) shownBeforeEnd += marker.push(char);
-    expect(shownBeforeEnd).toBe(long.slice(0, at - 1) + ' ');
+    // Nothing is held but what could be the end: the whole text has been shown before the end.
+    expect(shownBeforeEnd).toBe(long);
     const rest = marker.flush();
     expect(shownBeforeEnd + rest).toBe(markClaims(long, abstractOf));
     expect(marker.claims).toEqual([{ text: long.slice(at).trim(), cites: [1, 2], support: 'supported' }]);
     expect(extractClaims(long, abstractOf)).toEqual(marker.claims);
   });
 
-  it('checks a released part as a claim when it cites, and marks it when weak', () => {
+  it('checks a part cut from a long sentence as a claim when it cites, and marks it when weak', () => {
     const long = `${'cancer cures mice '.repeat(30)}[1] ${'cancer cures mice '.repeat(30)}`;
-    const marker = new ClaimMarker(abstractOf);
-    const shown = marker.push(long);
-    expect(shown.length).toBeLessThanOrEqual(600 + ' ⚠ not found in [1]'.length + 1);
-    expect(shown.endsWith('mice ⚠ not found in [1] ')).toBe(true);
-    expect(shown).toContain(' [1] cancer');
-    expect(marker.flush()).toBe(long.slice(shown.length - ' ⚠ not found in [1]'.length));
-    expect(marker.claims).toHaveLength(1);
+    const atOnce = new ClaimMarker(abstractOf);
+    expect(atOnce.push(long) + atOnce.flush()).toBe(markClaims(long, abstractOf));
+    expect(atOnce.claims).toEqual([expect.objectContaining({ cites: [1], support: 'weak' })]);
+    // Streamed a character at a time the text is shown as it comes; the marker follows what was shown when the part was cut.
+    const streamed = new ClaimMarker(abstractOf);
+    let out = '';
+    for (const char of long) out += streamed.push(char);
+    out += streamed.flush();
+    expect(out.split(' ⚠ not found in [1]')).toHaveLength(2);
+    expect(out.replace(' ⚠ not found in [1]', '')).toBe(long);
+    expect(streamed.claims).toEqual(atOnce.claims);
   });
 });

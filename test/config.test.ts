@@ -25,8 +25,9 @@ describe('loadConfig', () => {
     expect(config.BM25_K1).toBe(1.2);
     expect(config.BM25_B).toBe(0.75);
     expect(config.BM25_TITLE_WEIGHT).toBe(3);
-    expect(config.RELEVANCE_MIN_RATIO).toBe(0.19);
-    expect(config.EXTRACTIVE_SENTENCES).toBe(3);
+    expect(config.RELEVANCE_MIN_RATIO).toBe(0.16);
+    expect([config.RELEVANCE_MIN_EVIDENCE, config.RELEVANCE_CONFIDENT_RATIO, config.RELEVANCE_CONFIDENT_EVIDENCE, config.RELEVANCE_CONFIDENT_COVERAGE]).toEqual([1, 0.36, 3.2, 0.6]);
+    expect(config.EXTRACTIVE_SENTENCES).toBe(4);
     expect(config.PROGRESS).toBeUndefined();
     expect(config.PAPERBOT_DATA_DIR).toBe(path.join(PACKAGE_ROOT, 'data', 'var'));
     expect(SHIPPED_CORPUS_DIR).toBe(path.join(PACKAGE_ROOT, 'data', 'corpus'));

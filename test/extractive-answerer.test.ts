@@ -212,3 +212,53 @@ describe('PaperbotCore.ask with the extractive answerer', () => {
     expect(() => core.paper('no-such-paper')).toThrowError(expect.objectContaining({ code: 'not_found' }));
   });
 });
+
+describe('sentence splitting for quotes', () => {
+  it.each([
+    ['abbreviations e.g. and i.e. do not end a sentence', 'We test on images, e.g. COCO and i.e. real photos. Then we edit them.', ['We test on images, e.g. COCO and i.e. real photos.', 'Then we edit them.']],
+    ['et al. does not end a sentence', 'As Smith et al. (2020) showed, it works. We extend it.', ['As Smith et al. (2020) showed, it works.', 'We extend it.']],
+    ['decimals stay whole', 'Accuracy rises by 3.5 points to 91.2%. The cost is 0.7 s.', ['Accuracy rises by 3.5 points to 91.2%.', 'The cost is 0.7 s.']],
+    ['etc. before a capital ends a sentence', 'It handles text, images, audio, etc. We release the code.', ['It handles text, images, audio, etc.', 'We release the code.']],
+    ['Fig. and approx. do not end a sentence', 'See Fig. 2 for the approx. 5 times speedup. It holds.', ['See Fig. 2 for the approx. 5 times speedup.', 'It holds.']],
+    ['question and exclamation marks end one', 'Can it scale? Yes! It does.', ['Can it scale?', 'Yes!', 'It does.']],
+  ])('%s', (_name, text, expected) => {
+    expect(splitSentences(text)).toEqual(expected);
+  });
+});
+
+describe('which sentences an extractive answer quotes', () => {
+  it('questionFocus: how-much and which-dataset questions ask for a number or a name', () => {
+    expect(questionFocus('By how much does LD-Pruner reduce inference time?')).toEqual({ number: true, name: false });
+    expect(questionFocus('Which benchmark was LD-Pruner evaluated on?')).toEqual({ number: false, name: true });
+    expect(questionFocus('How does null-text inversion work?')).toEqual({ number: false, name: false });
+  });
+
+  it('a question whose answer is a number gets the sentence with the number', async () => {
+    const answer = await core.ask('By how much does LD-Pruner reduce the inference time of Stable Diffusion?');
+    expect(answer.citations.map((c) => c.quote).join('\n')).toContain('34.9%');
+  });
+
+  it('never quotes two sentences that say the same thing', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'repeats.jsonl');
+    const abstract =
+      'Zorblat networks compress embedding tables for recommendation by 40%. Zorblat networks compress embedding tables for recommendation, by 40%. ' +
+      'A separate study of zorblat training shows it converges in 3 epochs.';
+    writeFileSync(file, `${JSON.stringify({ id: '2612.00777', title: 'Zorblat Networks', abstract })}\n`);
+    await core.ingest([file]);
+    const answer = await core.ask('How much do zorblat networks compress embedding tables for recommendation?');
+    const quotes = answer.citations.filter((c) => c.paperId === '2612.00777').map((c) => c.quote);
+    expect(quotes.filter((quote) => quote?.startsWith('Zorblat networks compress'))).toHaveLength(1);
+  });
+
+  it('stays within 4 quotes and 1,000 characters of quoted text, however many sentences match', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'long.jsonl');
+    const sentence = (i: number) => `Quuxite lattice ${i} improves quuxite retrieval accuracy by ${i}.5% with a long explanation of the quuxite method that keeps going on for a while.`;
+    writeFileSync(file, `${JSON.stringify({ id: '2612.00778', title: 'Quuxite Lattices', abstract: Array.from({ length: 12 }, (_, i) => sentence(i + 1)).join(' ') })}\n`);
+    await core.ingest([file]);
+    const answer = await core.ask('How much do quuxite lattices improve quuxite retrieval accuracy?');
+    expect(answer.citations.length).toBeLessThanOrEqual(4);
+    expect(answer.citations.reduce((sum, c) => sum + c.quote!.length, 0)).toBeLessThanOrEqual(MAX_QUOTED_CHARS);
+  });
+});

@@ -97,6 +97,10 @@ describe('row 7 (output): size limits of what is posted', () => {
   });
 });
 
+/** The text without claim-check markers: these rows are about cuts and mentions, not claims (made-up replies are weak). */
+const unmarked = (text: string) => text.replace(/ ⚠ not found in \[[\d, ]+\]/g, '');
+const isCut = (notice: string) => notice.startsWith('The answer was cut');
+
 describe('row 8: a model that never stops, or never answers', () => {
   it('a never-ending stream is cut at ANSWER_TIMEOUT_MS: the text so far kept, its citations checked, one notice', async () => {
     const { fake, core } = await setup(
@@ -107,17 +111,17 @@ describe('row 8: a model that never stops, or never answers', () => {
     expect(ms).toBeGreaterThanOrEqual(700);
     expect(ms).toBeLessThan(2500);
     expect(answer.mode).toBe('ollama');
-    expect(answer.text.startsWith('Invert the photo first [1]. More [1] and . ')).toBe(true);
+    expect(unmarked(answer.text).startsWith('Invert the photo first [1]. More [1] and . ')).toBe(true);
     expect(answer.text).not.toContain('[42]');
     expect(answer.citationsRemoved).toBeGreaterThan(0);
     expect(streamed(events)).toBe(answer.text);
     const cut = 'The answer was cut after 0.8 s (ANSWER_TIMEOUT_MS); what the model wrote until then is shown, its citations checked.';
-    expect(answer.notices).toEqual([cut]);
-    expect(notices(events)).toEqual([cut]);
+    expect(answer.notices.filter(isCut)).toEqual([cut]);
+    expect(notices(events).filter(isCut)).toEqual([cut]);
     // The stream was closed: the answer slot is free for the next question at once.
     fake.faults = {};
     const next = await collect(core.askStream(QUESTION));
-    expect(next.answer.notices).toEqual([]);
+    expect(next.answer.notices.filter(isCut)).toEqual([]);
     expect(next.ms).toBeLessThan(1500);
   });
 
@@ -137,8 +141,8 @@ describe('row 8: a model that never stops, or never answers', () => {
     const answer = await core.ask(QUESTION);
     expect(chatOptions(fake)[0]).toMatchObject({ num_predict: 1024 });
     // 2 chunks of the reply, then the endless text up to 1024 chunks in all.
-    expect(answer.text).toBe(`Start [1]. ${'x'.repeat(1022)}`);
-    expect(answer.notices).toEqual(['The answer was cut at 1024 tokens (OLLAMA_MAX_TOKENS); what the model wrote until then is shown, its citations checked.']);
+    expect(unmarked(answer.text)).toBe(`Start [1]. ${'x'.repeat(1022)}`);
+    expect(answer.notices.filter(isCut)).toEqual(['The answer was cut at 1024 tokens (OLLAMA_MAX_TOKENS); what the model wrote until then is shown, its citations checked.']);
   });
 
   it('a model that writes nothing before ANSWER_TIMEOUT_MS gives the extractive answer and one notice saying why', async () => {
@@ -214,7 +218,7 @@ describe('row 10: a mention split across streamed chunks', () => {
     const result = await runCliAsync(['ask', QUESTION], { PAPERBOT_DATA_DIR: tempDir('paperbot-faults-model-cli-'), OLLAMA_HOST: fake.url, EMBEDDER: 'local', LOCAL_EMBED_DIM: '256' });
     expect(result.status, result.stderr).toBe(0);
     const [text] = result.stdout.split('\n\nSources:\n');
-    expect(text).toBe(neutraliseMentions(WHOLE));
+    expect(unmarked(text!)).toBe(neutraliseMentions(WHOLE));
     expect(hasLivePing(result.stdout)).toBe(false);
     expect(result.stdout).not.toContain('@everyone');
   });
@@ -234,11 +238,11 @@ describe('row 10: a mention split across streamed chunks', () => {
     };
     const session = new ChatSession(core, { platform: 'discord', queue: new AnswerQueue({ concurrency: 1 }), limiter: new RateLimiter({ limit: 10, windowMs: 60_000 }), logger, editIntervalMs: 0 });
     await session.ask(surface, { question: QUESTION, userId: 'U1' });
-    expect(finished?.text).toBe(WHOLE);
+    expect(unmarked(finished!.text)).toBe(WHOLE);
     expect(progressed.length).toBeGreaterThanOrEqual(4);
     for (const text of progressed) {
       expect(hasLivePing(text), text).toBe(false);
-      expect(neutraliseMentions(WHOLE).startsWith(text)).toBe(true);
+      expect(neutraliseMentions(WHOLE).startsWith(unmarked(text))).toBe(true);
     }
   });
 

@@ -34,6 +34,6 @@ export const statsCommand = defineCommand({
             `  timeouts: ${Object.entries(stats.models.timeouts).map(([name, ms]) => `${name}=${ms}`).join(' ')}`,
           ]
         : []),
-      `settings: TOP_K=${stats.settings.topK} MAX_QUESTION_CHARS=${stats.settings.maxQuestionChars} RELEVANCE_MIN_RATIO=${stats.settings.relevanceThreshold} RETRIEVAL_MODE=${stats.settings.retrievalMode} RRF k=${stats.settings.fusion.k} (keyword ${stats.settings.fusion.keywordWeight}, vector ${stats.settings.fusion.vectorWeight})`,
+      `settings: TOP_K=${stats.settings.topK} MAX_QUESTION_CHARS=${stats.settings.maxQuestionChars} RELEVANCE_MIN_RATIO=${stats.settings.relevanceThreshold} RELEVANCE_MIN_EVIDENCE=${stats.settings.bands.minEvidence} RELEVANCE_CONFIDENT_RATIO=${stats.settings.bands.confidentRatio} RELEVANCE_CONFIDENT_EVIDENCE=${stats.settings.bands.confidentEvidence} RELEVANCE_CONFIDENT_COVERAGE=${stats.settings.bands.confidentCoverage} RETRIEVAL_MODE=${stats.settings.retrievalMode} RRF k=${stats.settings.fusion.k} (keyword ${stats.settings.fusion.keywordWeight}, vector ${stats.settings.fusion.vectorWeight})`,
     ].join('\n'),
 });

@@ -17,9 +17,8 @@ const MIN_QUOTE_WORDS = 5;
 /** The share of a sentence's content terms a cited abstract must contain, in tenths (7 = 70%), kept integral so 7 of 10 is not lost to rounding. */
 const MIN_COVERAGE_TENTHS = 7;
 /**
- * A streamed sentence held longer than this many characters without ending is released anyway
- * (cut at its last space outside a citation), so a model that never writes a period still shows
- * its text; the cut part is checked like any sentence.
+ * A sentence longer than this many characters without ending is checked in parts (cut at its
+ * last space outside a citation), so a model that never writes a period is still checked.
  */
 const MAX_UNIT_CHARS = 600;
 
@@ -120,18 +119,21 @@ export function weakMarker(claim: Claim): string {
 }
 
 /**
- * Marks weak sentences of a streamed answer. `push` returns the text up to the end of the last
- * complete sentence, each weak one followed by its marker; the unfinished sentence is held (at
- * most about `MAX_UNIT_CHARS`). A sentence is complete at a newline, or when its final `.`, `!`
- * or `?` is followed by a space and then by something that is neither a citation (which belongs
- * to the sentence: "… mice. [1]") nor a lowercase word ("e.g. the"). Whitespace between
- * sentences is passed on at once. However the answer is cut into deltas, the outputs joined are
- * `markClaims(answer)` and `claims` is `extractClaims(answer)`.
+ * Marks weak sentences of a streamed answer. `push` passes text on as it comes, holding back only
+ * what could still be where the current sentence ends (trailing whitespace, and a citation still
+ * being written), so the marker of a weak sentence lands right after it. A sentence is complete at
+ * a newline, or when its final `.`, `!` or `?` is followed by a space and then by something that
+ * is neither a citation (which belongs to the sentence: "… mice. [1]") nor a lowercase word
+ * ("e.g. the"). However the answer is cut into deltas, the outputs joined are `markClaims(answer)`
+ * and `claims` is `extractClaims(answer)` (except after a sentence over `MAX_UNIT_CHARS`, cut for
+ * checking where text already shown lies past the cut: its marker follows what was shown).
  */
 export class ClaimMarker {
   /** Every sentence that cited a source, checked, in order. */
   readonly claims: Claim[] = [];
   private pending = '';
+  /** How much of `pending` has been passed on already. */
+  private shown = 0;
 
   constructor(private readonly abstractOf: AbstractLookup) {}
 
@@ -140,31 +142,55 @@ export class ClaimMarker {
     this.pending += delta;
     let out = '';
     for (;;) {
-      const lead = leadingWhitespace(this.pending);
-      out += this.pending.slice(0, lead);
-      this.pending = this.pending.slice(lead);
+      out += this.take(leadingWhitespace(this.pending), '');
       const end = firstUnitEnd(this.pending);
-      if (end === undefined) return out;
-      out += this.emit(this.pending.slice(0, end));
-      this.pending = this.pending.slice(end);
+      if (end === undefined) break;
+      out += this.take(end, this.marker(this.pending.slice(0, end)));
     }
+    const safe = safeEnd(this.pending);
+    if (safe > this.shown) {
+      out += this.pending.slice(this.shown, safe);
+      this.shown = safe;
+    }
+    return out;
   }
 
-  /** Ends the answer: checks what is held and returns it, marked if weak. */
+  /** Ends the answer: checks what is held and returns the rest, marked if weak. */
   flush(): string {
-    const rest = this.pending;
+    const end = contentEnd(this.pending, this.pending.length);
+    const out = this.take(end, this.marker(this.pending.slice(0, end))) + this.take(this.pending.length, '');
     this.pending = '';
-    const end = contentEnd(rest, rest.length);
-    return this.emit(rest.slice(0, end)) + rest.slice(end);
+    this.shown = 0;
+    return out;
   }
 
-  private emit(unit: string): string {
+  /** Consumes the first `length` characters of `pending` with `marker` after them; returns what was not shown yet. */
+  private take(length: number, marker: string): string {
+    const unseen = this.shown < length ? this.pending.slice(this.shown, length) : '';
+    this.shown = Math.max(0, this.shown - length);
+    this.pending = this.pending.slice(length);
+    return unseen + marker;
+  }
+
+  /** The marker after `unit` (checked and recorded when it cites), or ''. */
+  private marker(unit: string): string {
     const cites = citedNumbers(unit);
-    if (!cites.length) return unit;
+    if (!cites.length) return '';
     const claim = checkClaim(unit, cites, this.abstractOf);
     this.claims.push(claim);
-    return unit + weakMarker(claim);
+    return weakMarker(claim);
   }
+}
+
+/**
+ * How much of an unfinished sentence can be shown: all but its trailing whitespace and a
+ * citation still being written ("[1, 2"), where its end (and a weak sentence's marker) may fall.
+ */
+function safeEnd(text: string): number {
+  let end = text.length;
+  const open = text.lastIndexOf('[');
+  if (open >= 0 && open > text.lastIndexOf(']') && MAYBE_CITATION.test(text.slice(open))) end = open;
+  return contentEnd(text, end);
 }
 
 /** The distinct numbers a text cites, in order of first appearance, ranges expanded. */

@@ -75,7 +75,7 @@ export interface Stats {
     | { state: 'unavailable' | 'empty' | 'disabled'; reason?: string };
   answers: { primary: string; fallback: 'extractive' };
   models: ModelStatus | null;
-  settings: { topK: number; maxQuestionChars: number; relevanceThreshold: number; retrievalMode: RetrievalMode; fusion: FusionSettings };
+  settings: { topK: number; maxQuestionChars: number; relevanceThreshold: number; bands: BandThresholds; retrievalMode: RetrievalMode; fusion: FusionSettings };
 }
 
 export interface AskOptions {
@@ -349,6 +349,7 @@ export class PaperbotCore {
         topK: this.settings.topK,
         maxQuestionChars: this.settings.maxQuestionChars,
         relevanceThreshold: this.settings.relevanceThreshold,
+        bands: this.settings.bands,
         retrievalMode: this.settings.retrievalMode,
         fusion: { ...this.settings.fusion },
       },

@@ -48,11 +48,16 @@ export interface BandThresholds {
   minEvidence: number;
   /** At or above this ratio… (RELEVANCE_CONFIDENT_RATIO) */
   confidentRatio: number;
-  /** …or this evidence, a question is `confident` (RELEVANCE_CONFIDENT_EVIDENCE); otherwise `uncertain`. */
+  /** …or this evidence (RELEVANCE_CONFIDENT_EVIDENCE)… */
   confidentEvidence: number;
+  /**
+   * …or this coverage with the keyword and vector rankings agreeing on the top paper, a question
+   * is `confident` (RELEVANCE_CONFIDENT_COVERAGE); otherwise `uncertain`.
+   */
+  confidentCoverage: number;
 }
 
-export const DEFAULT_BAND_THRESHOLDS: BandThresholds = { minRatio: 0.16, minEvidence: 1.1, confidentRatio: 0.38, confidentEvidence: 3.8 };
+export const DEFAULT_BAND_THRESHOLDS: BandThresholds = { minRatio: 0.16, minEvidence: 1, confidentRatio: 0.36, confidentEvidence: 3.2, confidentCoverage: 0.6 };
 
 /**
  * The band from the signals. The ratio alone fails long natural questions: their many words no
@@ -66,6 +71,7 @@ export function decideBand(signals: RelevanceSignals, thresholds: BandThresholds
   const { ratio, evidence } = signals;
   if (ratio < thresholds.minRatio && evidence < thresholds.minEvidence) return 'none';
   if (ratio >= thresholds.confidentRatio || evidence >= thresholds.confidentEvidence) return 'confident';
+  if (signals.agree && signals.coverage >= thresholds.confidentCoverage) return 'confident';
   return 'uncertain';
 }
 
