@@ -210,3 +210,29 @@ describe('npm run eval -- --answers (end to end, extractive)', () => {
     expect(report.bands.unanswerable).toEqual({ confident: 0, uncertain: 0, none: 1 });
   });
 });
+
+describe('npm run eval -- --questions --json (bands beside the retrieval figures)', () => {
+  it('adds bands by answerable and unanswerable; refusal keeps meaning band none', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'questions.jsonl');
+    writeFileSync(
+      file,
+      [
+        { id: 'nt', question: 'How does Null-text Inversion edit a real image with Stable Diffusion?', gold: [NULL_TEXT], kind: 'direct' },
+        { id: 'rye', question: 'What is the best sourdough hydration for rye bread?', gold: [], kind: 'unanswerable' },
+      ].map((line) => JSON.stringify(line)).join('\n'),
+    );
+    const result = spawnSync(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'scripts/eval.ts'), '--questions', file, '--json'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PAPERBOT_DATA_DIR: path.join(dir, 'data'), OLLAMA_HOST: 'http://127.0.0.1:47', LOG_LEVEL: 'silent' },
+      timeout: 60_000,
+    });
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { overall: object; byKind: object; refusal: { correct: number; wrong: number }; bands: Record<string, Record<string, number>> };
+    expect(report.overall).toBeDefined();
+    expect(report.byKind).toBeDefined();
+    expect(report.bands).toEqual({ answerable: { confident: 1, uncertain: 0, none: 0 }, unanswerable: { confident: 0, uncertain: 0, none: 1 } });
+    expect(report.refusal).toEqual({ correct: 1, wrong: 0 });
+  });
+});

@@ -5,6 +5,9 @@
  * CLI, Discord and Slack. The pure parts have their own tests (relevance, claims, extractive).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { AnswerQueue } from '../src/adapters/chat/answer-queue.ts';
+import { ChatSession, type AnswerSurface } from '../src/adapters/chat/chat-session.ts';
+import { RateLimiter } from '../src/adapters/chat/rate-limiter.ts';
 import { renderAnswer as renderDiscord } from '../src/adapters/discord/render.ts';
 import { renderAnswerBlocks as renderSlack } from '../src/adapters/slack/render.ts';
 import { answerToText } from '../src/commands/render.ts';
@@ -104,6 +107,28 @@ describe('three relevance bands, end to end (ask --json, embedded default)', () 
     expect(answer.mode).toBe('refusal');
     expect(answer.refusal?.closest.length).toBeGreaterThan(0);
     expect(answer.claims).toEqual([]);
+  });
+});
+
+describe('the uncertain caveat on both chat platforms', () => {
+  it('a chat answer in band uncertain starts with the caveat, on Discord and on Slack', async () => {
+    const { core } = await setup({ chatReply: (request) => `${abstractOf(request, 1).title} speeds up sampling [1].` });
+    let finished: Answer | undefined;
+    const surface: AnswerSurface = {
+      requestId: 'r1',
+      begin: async () => undefined,
+      progress: async () => undefined,
+      finish: async (answer) => void (finished = answer),
+      fail: async (text) => {
+        throw new Error(text);
+      },
+    };
+    const session = new ChatSession(core, { platform: 'slack', queue: new AnswerQueue({ concurrency: 1 }), limiter: new RateLimiter({ limit: 10, windowMs: 60_000 }), logger: createLogger('silent'), editIntervalMs: 0 });
+    await session.ask(surface, { question: UNCERTAIN_QUESTION, userId: 'U1' });
+    expect(finished?.relevance.band).toBe('uncertain');
+    expect(finished?.text.split('\n')[0]).toBe(UNCERTAIN_CAVEAT);
+    expect(renderDiscord(finished!)[0]!.content.split('\n')[0]).toBe(UNCERTAIN_CAVEAT);
+    expect(JSON.stringify(renderSlack(finished!).messages[0])).toContain(UNCERTAIN_CAVEAT.slice(0, 40));
   });
 });
 
