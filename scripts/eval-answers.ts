@@ -105,6 +105,8 @@ export interface AnswerScore {
   id: string;
   kind: string;
   band: RelevanceBand;
+  /** Has gold papers or facts: a question the corpus should answer. */
+  answerable: boolean;
   mode: string;
   model?: string;
   factsRecalled: number;
@@ -113,11 +115,6 @@ export interface AnswerScore {
   weakClaims: number;
   totalMs: number;
   missedFacts: string[];
-}
-
-/** The band an answer reports. */
-export function answerBand(answer: Pick<Answer, 'mode' | 'relevance'>): RelevanceBand {
-  return answer.relevance.band;
 }
 
 export function scoreAnswer(question: AnswerQuestion, answer: Answer): AnswerScore {
@@ -130,7 +127,8 @@ export function scoreAnswer(question: AnswerQuestion, answer: Answer): AnswerSco
   return {
     id: question.id,
     kind: question.kind,
-    band: answerBand(answer),
+    band: answer.relevance.band,
+    answerable: question.gold.length > 0 || question.facts.length > 0,
     mode: answer.mode,
     ...(answer.model === undefined ? {} : { model: answer.model }),
     factsRecalled: question.facts.length - missedFacts.length,
@@ -150,6 +148,7 @@ export interface AnswerMetrics {
   goldCited: number | null;
   weakClaimsPerAnswer: number | null;
   latencyMs: { p50: number | null; p95: number | null };
+  bands: BandCounts;
 }
 
 export interface AnswerReport {
@@ -171,17 +170,23 @@ function metrics(scores: readonly AnswerScore[]): AnswerMetrics {
     goldCited: mean(withGold.map((s) => (s.goldCited ? 1 : 0))),
     weakClaimsPerAnswer: mean(scores.map((s) => s.weakClaims)),
     latencyMs: { p50: percentile(times, 50), p95: percentile(times, 95) },
+    bands: bandCounts(scores),
   };
+}
+
+/** Bands split by whether the question is answerable (gold papers or facts) or not. */
+function bandCounts(scores: readonly AnswerScore[]): BandCounts {
+  const bands = emptyBandCounts();
+  for (const score of scores) bands[score.answerable ? 'answerable' : 'unanswerable'][score.band] += 1;
+  return bands;
 }
 
 /** Overall and per-kind metrics (kinds in first-seen order), band counts and the answerer. */
 export function aggregateAnswers(scores: readonly AnswerScore[]): AnswerReport {
   const kinds = new Map<string, AnswerScore[]>();
-  const bands = emptyBandCounts();
   const modes: Record<string, number> = {};
   for (const score of scores) {
     kinds.set(score.kind, [...(kinds.get(score.kind) ?? []), score]);
-    bands[score.goldCited === null ? 'unanswerable' : 'answerable'][score.band] += 1;
     modes[score.mode] = (modes[score.mode] ?? 0) + 1;
   }
   const first = scores.find((s) => s.mode !== 'refusal');
@@ -189,7 +194,7 @@ export function aggregateAnswers(scores: readonly AnswerScore[]): AnswerReport {
     answerer: { mode: first?.mode ?? 'refusal', ...(first?.model === undefined ? {} : { model: first.model }), modes },
     overall: metrics(scores),
     byKind: Object.fromEntries([...kinds].map(([kind, group]) => [kind, metrics(group)])),
-    bands,
+    bands: bandCounts(scores),
     perQuestion: [...scores],
   };
 }

@@ -21,7 +21,7 @@ for (const file of files) {
   for (const question of loadQuestions(file)) {
     const retrieval = await core.retriever().retrieve(question.question, config.TOP_K, core.settings.retrievalMode);
     const h = retrieval.hits;
-    const extra = `vec=${(h[0]?.vectorScore ?? 0).toFixed(3)} vec2=${(h[1]?.vectorScore ?? 0).toFixed(3)} kw1=${(h[0]?.keywordScore ?? 0).toFixed(2)} kw2=${(h[1]?.keywordScore ?? 0).toFixed(2)} top=${question.gold.some((g) => matchesGold(h[0]!.paper, g)) ? 'GOLD' : '-'}`;
+    const extra = `vec=${(h[0]?.vectorScore ?? 0).toFixed(3)} vec2=${(h[1]?.vectorScore ?? 0).toFixed(3)} kw1=${(h[0]?.keywordScore ?? 0).toFixed(2)} kw2=${(h[1]?.keywordScore ?? 0).toFixed(2)} top=${h[0] && question.gold.some((g) => matchesGold(h[0]!.paper, g)) ? 'GOLD' : '-'}`;
     rows.push({ id: question.id, kind: question.kind, answerable: question.gold.length > 0, signals: retrieval.relevance.signals, extra });
   }
 }

@@ -116,16 +116,18 @@ export const configSchema = z.object({
   BM25_B: z.coerce.number().min(0).max(1).default(0.75),
   BM25_TITLE_WEIGHT: z.coerce.number().min(0).max(20).default(3),
   /**
-   * A question is answered only when the best paper's BM25 score reaches this share of the best
-   * score the question could reach. Fitted on test/fixtures/seed-questions.jsonl.
+   * The relevance bands (src/rag/retrieval.ts `decideBand`; README "Relevance bands"), fitted with
+   * scripts/fit-bands.ts. Ratio: the top BM25 score over the best the question could reach;
+   * evidence: ratio × the question's term count. Band `none` below both minimums; `confident` at
+   * either confident level, or at the coverage when both rankings agree on the top paper (above 1:
+   * never); `uncertain` in between.
    */
   RELEVANCE_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.16),
   RELEVANCE_MIN_EVIDENCE: z.coerce.number().min(0).max(1000).default(1),
   RELEVANCE_CONFIDENT_RATIO: z.coerce.number().min(0).max(1).default(0.36),
   RELEVANCE_CONFIDENT_EVIDENCE: z.coerce.number().min(0).max(1000).default(3.2),
-  // Above 1 turns the coverage path off.
   RELEVANCE_CONFIDENT_COVERAGE: z.coerce.number().min(0).max(2).default(0.6),
-  /** Sentences quoted in an extractive answer. */
+  /** Sentences quoted in an extractive answer, at most (never more than 4, MAX_QUOTES). */
   EXTRACTIVE_SENTENCES: z.coerce.number().int().min(1).max(10).default(4),
   PROGRESS: booleanSetting.optional(),
 

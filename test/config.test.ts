@@ -2,6 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, PACKAGE_ROOT, parseOllamaHost, SHIPPED_CORPUS_DIR } from '../src/config.ts';
 import { PaperbotError } from '../src/errors.ts';
+import { DEFAULT_BAND_THRESHOLDS } from '../src/rag/retrieval.ts';
 
 function configError(env: Record<string, string>): PaperbotError {
   try {
@@ -27,6 +28,8 @@ describe('loadConfig', () => {
     expect(config.BM25_TITLE_WEIGHT).toBe(3);
     expect(config.RELEVANCE_MIN_RATIO).toBe(0.16);
     expect([config.RELEVANCE_MIN_EVIDENCE, config.RELEVANCE_CONFIDENT_RATIO, config.RELEVANCE_CONFIDENT_EVIDENCE, config.RELEVANCE_CONFIDENT_COVERAGE]).toEqual([1, 0.36, 3.2, 0.6]);
+    // The core's own defaults (used where no config is loaded) are the same.
+    expect({ minRatio: config.RELEVANCE_MIN_RATIO, minEvidence: config.RELEVANCE_MIN_EVIDENCE, confidentRatio: config.RELEVANCE_CONFIDENT_RATIO, confidentEvidence: config.RELEVANCE_CONFIDENT_EVIDENCE, confidentCoverage: config.RELEVANCE_CONFIDENT_COVERAGE }).toEqual(DEFAULT_BAND_THRESHOLDS);
     expect(config.EXTRACTIVE_SENTENCES).toBe(4);
     expect(config.PROGRESS).toBeUndefined();
     expect(config.PAPERBOT_DATA_DIR).toBe(path.join(PACKAGE_ROOT, 'data', 'var'));

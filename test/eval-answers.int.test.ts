@@ -96,7 +96,7 @@ describe('scoreAnswer', () => {
 
 describe('aggregateAnswers', () => {
   const score = (s: Partial<AnswerScore>): AnswerScore => ({
-    id: 'x', kind: 'all', band: 'confident', mode: 'ollama', factsRecalled: 0, facts: 0, goldCited: null, weakClaims: 0, totalMs: 0, missedFacts: [], ...s,
+    id: 'x', kind: 'all', band: 'confident', answerable: s.goldCited !== undefined && s.goldCited !== null, mode: 'ollama', factsRecalled: 0, facts: 0, goldCited: null, weakClaims: 0, totalMs: 0, missedFacts: [], ...s,
   });
   const report = aggregateAnswers([
     score({ kind: 'unanswerable', band: 'none', mode: 'refusal', totalMs: 1 }),
@@ -109,15 +109,24 @@ describe('aggregateAnswers', () => {
   it('reports overall and by kind', () => {
     expect(Object.keys(report.byKind)).toEqual(['unanswerable', 'direct']);
     // factRecall averages over questions with facts only; goldCited over questions with gold only.
-    expect(report.byKind['direct']).toEqual({ n: 3, factRecall: 0.5, goldCited: 2 / 3, weakClaimsPerAnswer: 1, latencyMs: { p50: 200, p95: 300 } });
-    expect(report.byKind['unanswerable']).toEqual({ n: 2, factRecall: null, goldCited: null, weakClaimsPerAnswer: 0, latencyMs: { p50: 1, p95: 5 } });
-    expect(report.overall).toEqual({ n: 5, factRecall: 0.5, goldCited: 2 / 3, weakClaimsPerAnswer: 0.6, latencyMs: { p50: 100, p95: 300 } });
+    const none = { confident: 0, uncertain: 0, none: 0 };
+    expect(report.byKind['direct']).toEqual({
+      n: 3, factRecall: 0.5, goldCited: 2 / 3, weakClaimsPerAnswer: 1, latencyMs: { p50: 200, p95: 300 },
+      bands: { answerable: { confident: 1, uncertain: 2, none: 0 }, unanswerable: none },
+    });
+    expect(report.byKind['unanswerable']).toEqual({
+      n: 2, factRecall: null, goldCited: null, weakClaimsPerAnswer: 0, latencyMs: { p50: 1, p95: 5 },
+      bands: { answerable: none, unanswerable: { confident: 0, uncertain: 1, none: 1 } },
+    });
+    expect(report.overall).toMatchObject({ n: 5, factRecall: 0.5, goldCited: 2 / 3, weakClaimsPerAnswer: 0.6, latencyMs: { p50: 100, p95: 300 } });
   });
 
   it('counts bands by answerable and unanswerable, and names the first non-refusal answerer', () => {
     expect(report.bands).toEqual({ answerable: { confident: 1, uncertain: 2, none: 0 }, unanswerable: { confident: 0, uncertain: 1, none: 1 } });
     expect(report.answerer).toEqual({ mode: 'ollama', model: 'llama3.2', modes: { refusal: 1, ollama: 3, extractive: 1 } });
     expect(aggregateAnswers([score({ mode: 'refusal' })]).answerer.mode).toBe('refusal');
+    // Facts without gold papers still make a question answerable.
+    expect(aggregateAnswers([score({ facts: 2, answerable: true })]).bands.answerable.confident).toBe(1);
   });
 });
 
@@ -180,6 +189,7 @@ describe('npm run eval -- --answers (end to end, extractive)', () => {
       goldCited: z.number().nullable(),
       weakClaimsPerAnswer: z.number().nullable(),
       latencyMs: z.strictObject({ p50: z.number().nullable(), p95: z.number().nullable() }),
+      bands: z.strictObject({ answerable: bands, unanswerable: bands }),
     });
     const report = z
       .strictObject({
@@ -189,7 +199,7 @@ describe('npm run eval -- --answers (end to end, extractive)', () => {
         bands: z.strictObject({ answerable: bands, unanswerable: bands }),
         perQuestion: z.array(
           z.strictObject({
-            id: z.string(), kind: z.string(), band, mode: z.string(), model: z.string().optional(), factsRecalled: z.number(), facts: z.number(),
+            id: z.string(), kind: z.string(), band, answerable: z.boolean(), mode: z.string(), model: z.string().optional(), factsRecalled: z.number(), facts: z.number(),
             goldCited: z.boolean().nullable(), weakClaims: z.number(), totalMs: z.number(), missedFacts: z.array(z.string()),
           }),
         ),

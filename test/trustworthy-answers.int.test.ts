@@ -132,6 +132,20 @@ describe('the uncertain caveat on both chat platforms', () => {
   });
 });
 
+describe('follow-ups in a thread', () => {
+  it("the thread's earlier question helps retrieval but does not make an unrelated follow-up confident", async () => {
+    const { core } = await setup();
+    const first = await core.ask(PHOTO_QUESTION);
+    expect(first.relevance.band).toBe('confident');
+    const history = [{ question: PHOTO_QUESTION, answer: first }];
+    const offTopic = await core.ask('Who won the football world cup in 2022?', { history });
+    expect(offTopic.relevance.band).toBe('uncertain');
+    expect(offTopic.text.split('\n')[0]).toBe(UNCERTAIN_CAVEAT);
+    const related = await core.ask('Does the inversion need to tune the model weights of Stable Diffusion?', { history });
+    expect(related.relevance.band).toBe('confident');
+  });
+});
+
 describe('the model may say the abstracts do not answer', () => {
   it('a reply that starts with the marker becomes a refusal (band none, closest titles); the marker is never shown', async () => {
     const { core } = await setup({ chatReply: () => `${NOT_IN_ABSTRACTS}\nThe abstracts are about other things.`, chunkSize: 3 });
@@ -142,6 +156,15 @@ describe('the model may say the abstracts do not answer', () => {
     expect(answer.refusal?.reason).toMatch(/found nothing in the closest abstracts/);
     expect(deltas.join('')).not.toMatch(/NOT_IN|THESE_ABS/);
     expect(answer.text).not.toContain(NOT_IN_ABSTRACTS);
+    // The refusal's sentence is streamed like any refusal's (the CLI prints the deltas).
+    expect(deltas.join('')).toBe(answer.text);
+  });
+
+  it('a reply of a few characters that only look like the marker start is text, not a refusal', async () => {
+    const { core } = await setup({ chatReply: () => 'NO' });
+    const answer = await core.ask(PHOTO_QUESTION);
+    expect(answer.mode).toBe('ollama');
+    expect(answer.text).toBe('NO');
   });
 
   it('the marker inside an answer is dropped, even split across chunks', async () => {

@@ -43,6 +43,8 @@ export interface ExtractiveOptions {
   idf: (term: string) => number;
 }
 
+/** Quotes in one answer, at most, whatever EXTRACTIVE_SENTENCES says: more is a wall of text, not an answer. */
+export const MAX_QUOTES = 4;
 /** The quoted text of one answer, all quotes together, at most. */
 export const MAX_QUOTED_CHARS = 1000;
 
@@ -179,7 +181,7 @@ export class ExtractiveAnswerer implements Answerer {
    */
   answer(question: string, retrieval: Retrieval, options: { numbering?: 'cited-first' | 'retrieval' } = {}): Answer {
     const started = performance.now();
-    const picked = pickSentences(scoreSentences(retrieval, this.options, questionFocus(question)), this.options.sentences, this.options.maxQuotedChars);
+    const picked = pickSentences(scoreSentences(retrieval, this.options, questionFocus(question)), Math.min(this.options.sentences, MAX_QUOTES), this.options.maxQuotedChars);
     // A relevant paper with no sentence sharing a term (rare: a title-only match) still gets quoted.
     const quotes = picked.length ? picked : fallbackQuote(retrieval);
     const citedOrder = [...new Set(quotes.map((q) => q.hit.paper.id))];

@@ -87,7 +87,7 @@ export class GroundedAnswerer implements Answerer {
       // The caller's cancel, or a failure of the model, ends the answer as before; the deadline cuts it.
       if (!deadline.signal.aborted || signal?.aborted) {
         // What the model wrote before failing is shown (checked) before the fallback, as it streamed.
-        const held = signal?.aborted ? '' : claims.push(filter.flush()) + claims.flush();
+        const held = signal?.aborted ? '' : claims.push(filter.push(marker.flush()) + filter.flush()) + claims.flush();
         if (held) yield { type: 'delta', text: held };
         throw error;
       }
@@ -146,6 +146,9 @@ export class GroundedAnswerer implements Answerer {
  * means "the abstracts do not answer" (`refused`); anywhere else it is dropped. A tail that could
  * still become the marker is held back, so it is never shown, not even mid-stream.
  */
+/** A reply that is only the marker's start counts as the marker from this many characters ("NOT_IN_T"); shorter is text. */
+const MIN_MARKER_PREFIX = 8;
+
 export class MarkerFilter {
   refused = false;
   private started = false;
@@ -177,7 +180,8 @@ export class MarkerFilter {
   flush(): string {
     const rest = this.held;
     this.held = '';
-    if (!this.started && NOT_IN_ABSTRACTS.startsWith(rest.replace(/^[\s*_"'`>#-]+/, '')) && rest.trim()) {
+    const head = rest.replace(/^[\s*_"'`>#-]+/, '');
+    if (!this.started && head.length >= MIN_MARKER_PREFIX && NOT_IN_ABSTRACTS.startsWith(head)) {
       // The reply was only the start of the marker (cut by the token cap): still a "no".
       this.refused = true;
       return '';

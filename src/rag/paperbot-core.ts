@@ -12,7 +12,7 @@ import type { ExtractiveAnswerer } from './extractive-answerer.ts';
 import type { IngestReport, PaperLibrary, RemoveReport } from './library.ts';
 import type { AnswerLog, Answerer, ConversationStore } from './ports.ts';
 import { Retriever, type BandThresholds, type FusionSettings } from './retrieval.ts';
-import type { Answer, AnswerEvent, AnswerSource, EmbedderChoice, FeedbackEntry, Paper, PastTurn, Rating, RelevanceDecision, RetrievalMode } from './types.ts';
+import type { Answer, AnswerEvent, AnswerSource, EmbedderChoice, FeedbackEntry, Paper, PastTurn, Rating, RelevanceBand, RelevanceDecision, Retrieval, RetrievalMode } from './types.ts';
 
 export interface CoreSettings {
   topK: number;
@@ -153,6 +153,7 @@ export class PaperbotCore {
     const started = performance.now();
     const text = this.validateQuestion(question);
     const retrieval = await this.retriever().retrieve(followUpQuery(text, history), this.settings.topK, this.settings.retrievalMode);
+    if (history.length && retrieval.relevance.relevant) await this.bandOfFollowUp(text, retrieval);
     retrieval.query = text;
     const notices = [...retrieval.notices];
     for (const notice of retrieval.notices) yield { type: 'notice', text: notice };
@@ -182,6 +183,8 @@ export class PaperbotCore {
           if (event.type === 'answer') answer = event.answer;
           else yield event;
         }
+        // The model declined (NOT_IN_THESE_ABSTRACTS): its refusal is shown as any refusal is.
+        if (answer?.refusal && !streamed) yield { type: 'delta', text: answer.text };
         // Sentences its sources do not back are counted in the answer's footer (a notice).
         if (answer?.weakClaims) answer.notices.push(weakClaimsNotice(answer.weakClaims));
         // An answer cut short (ANSWER_TIMEOUT_MS, OLLAMA_MAX_TOKENS) says so once, as it ends.
@@ -210,6 +213,19 @@ export class PaperbotCore {
     answer.notices = [...notices, ...answer.notices];
     answer.timings.totalMs = round(performance.now() - started);
     yield { type: 'answer', answer };
+  }
+
+  /**
+   * A follow-up is retrieved with the thread's last question (so "and its speed?" finds the
+   * paper), but that question's words must not make an unrelated follow-up look answerable: the
+   * band is no surer than the follow-up's own words make it, and a follow-up whose own words
+   * find nothing ("thanks!", "who won the cup?") is answered from the thread, with the caveat.
+   */
+  private async bandOfFollowUp(text: string, retrieval: Retrieval): Promise<void> {
+    const own = (await this.retriever().retrieve(text, 1, 'keyword')).relevance.band;
+    const rank: Record<RelevanceBand, number> = { none: 0, uncertain: 1, confident: 2 };
+    const band = own === 'none' ? 'uncertain' : rank[own] < rank[retrieval.relevance.band] ? own : retrieval.relevance.band;
+    retrieval.relevance = { ...retrieval.relevance, band, relevant: true };
   }
 
   /** The whole answer at once (for --json and tests). */
