@@ -294,3 +294,12 @@ describe('ClaimMarker', () => {
     expect(streamed.claims).toEqual(atOnce.claims);
   });
 });
+
+describe('a quote starts and ends at word boundaries', () => {
+  it('a verbatim run that starts or ends inside a word is not a quote', () => {
+    const abstract = 'We propose a different method that distils teacher steps into student steps.';
+    const lookup = (n: number) => (n === 1 ? abstract : undefined);
+    expect(checkClaim('We propose a different method that distils teacher steps [1].', [1], lookup).support).toBe('quoted');
+    expect(checkClaim('ferent method that distils teacher steps [1].', [1], lookup).support).not.toBe('quoted');
+  });
+});

@@ -93,7 +93,7 @@ export function checkClaim(sentence: string, cites: readonly number[], abstractO
   const plain = withoutMarkup(text);
   if (words(plain).length >= MIN_QUOTE_WORDS) {
     const quote = quoteForm(plain);
-    if (quote && abstracts.some((a) => quoteForm(a).includes(quote))) return claim('quoted');
+    if (quote && abstracts.some((a) => containsAtWordBoundaries(quoteForm(a), quote))) return claim('quoted');
   }
   return claim(isSupported(plain, abstracts) ? 'supported' : 'weak');
 }
@@ -321,6 +321,17 @@ function quoteForm(text: string): string {
     .replace(QUOTES, '')
     .replace(/[\s.,;:!?]+$/, '')
     .trim();
+}
+
+/** True when `part` occurs in `whole` starting and ending at word boundaries ("ent method" is no quote of "a different method"). */
+function containsAtWordBoundaries(whole: string, part: string): boolean {
+  const wordChar = /[\p{L}\p{N}]/u;
+  for (let at = whole.indexOf(part); at >= 0; at = whole.indexOf(part, at + 1)) {
+    const before = whole[at - 1];
+    const after = whole[at + part.length];
+    if ((before === undefined || !wordChar.test(before)) && (after === undefined || !wordChar.test(after))) return true;
+  }
+  return false;
 }
 
 function isSupported(plain: string, abstracts: readonly string[]): boolean {
