@@ -12,6 +12,7 @@ import { HnswIndexFile } from './adapters/hnswlib/hnsw-vector-index.ts';
 import { OllamaChatModel } from './adapters/ollama/ollama-chat-model.ts';
 import { hasModel, listOllamaModels, OllamaHostHealth, type OllamaConnection } from './adapters/ollama/ollama-client.ts';
 import { OllamaEmbedder } from './adapters/ollama/ollama-embedder.ts';
+import { OllamaHostPool } from './adapters/ollama/ollama-host-pool.ts';
 import { openSqliteDatabase, type SqliteDatabase } from './adapters/sqlite/sqlite-database.ts';
 import { SqliteFeedbackStore } from './adapters/sqlite/sqlite-feedback-store.ts';
 import { SqlitePaperStore } from './adapters/sqlite/sqlite-paper-store.ts';
@@ -127,10 +128,35 @@ function embedderFactory(config: Config, keywords: KeywordIndexManager, logger: 
   };
 }
 
-async function modelStatus(config: Config): Promise<ModelStatus> {
-  const listed = await listOllamaModels({ host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS, timeoutSetting: 'OLLAMA_CONNECT_TIMEOUT_MS' });
+/**
+ * The model that writes answers: Ollama at OLLAMA_HOST, or the pool of OLLAMA_HOSTS (each host
+ * with its own health; OLLAMA_HOST's is shared with the embedder when it is in the pool).
+ */
+function answerModel(config: Config, ollamaHealth: OllamaHostHealth): ChatModel {
+  const hosts = config.OLLAMA_HOSTS ?? [config.OLLAMA_HOST];
+  const model = (host: string) =>
+    new OllamaChatModel({ host, timeoutMs: config.OLLAMA_TIMEOUT_MS, health: host === config.OLLAMA_HOST ? ollamaHealth : new OllamaHostHealth(config.OLLAMA_TIMEOUT_MS) }, config.OLLAMA_CHAT_MODEL);
+  if (hosts.length === 1) return model(hosts[0]!);
+  return new OllamaHostPool(hosts.map((host) => ({ host, model: model(host) })), config.OLLAMA_HOST_COOLDOWN_MS);
+}
+
+async function modelStatus(config: Config, pool?: OllamaHostPool): Promise<ModelStatus> {
+  const probe = (host: string) => listOllamaModels({ host, timeoutMs: config.OLLAMA_CONNECT_TIMEOUT_MS, timeoutSetting: 'OLLAMA_CONNECT_TIMEOUT_MS' });
+  const [listed, pooled] = await Promise.all([probe(config.OLLAMA_HOST), pool ? Promise.all(pool.hosts.map(probe)) : Promise.resolve(undefined)]);
   const timeouts = { OLLAMA_CONNECT_TIMEOUT_MS: config.OLLAMA_CONNECT_TIMEOUT_MS, OLLAMA_TIMEOUT_MS: config.OLLAMA_TIMEOUT_MS };
-  const base = { chatModel: config.OLLAMA_CHAT_MODEL, embedModel: config.OLLAMA_EMBED_MODEL, ollamaHost: config.OLLAMA_HOST, timeouts };
+  const answerHosts =
+    pool && pooled
+      ? pool.states().map((state, i) => {
+          const result = pooled[i]!;
+          return {
+            ...state,
+            reachable: result.ok,
+            hasChatModel: result.ok && hasModel(result.models, config.OLLAMA_CHAT_MODEL),
+            ...(result.ok ? {} : { error: result.error.message }),
+          };
+        })
+      : undefined;
+  const base = { chatModel: config.OLLAMA_CHAT_MODEL, embedModel: config.OLLAMA_EMBED_MODEL, ollamaHost: config.OLLAMA_HOST, timeouts, ...(answerHosts ? { answerHosts } : {}) };
   if (!listed.ok) return { ...base, ollama: { reachable: false, models: [], hasChatModel: false, hasEmbedModel: false, error: listed.error.message } };
   return {
     ...base,
@@ -185,7 +211,7 @@ export async function openPaperbot(config: Config, options: CompositionOptions =
     });
     await library.open();
     if (options.watchStoreMs !== undefined) library.watchStore(options.watchStoreMs);
-    const chatModel = new OllamaChatModel({ host: config.OLLAMA_HOST, timeoutMs: config.OLLAMA_TIMEOUT_MS, health: ollamaHealth }, config.OLLAMA_CHAT_MODEL);
+    const chatModel = answerModel(config, ollamaHealth);
     const core = new PaperbotCore({
       library,
       answerer: new GroundedAnswerer(chatModel, {
@@ -201,7 +227,7 @@ export async function openPaperbot(config: Config, options: CompositionOptions =
       conversations: chatLog,
       answerLog: chatLog,
       logger,
-      modelStatus: () => modelStatus(config),
+      modelStatus: () => modelStatus(config, chatModel instanceof OllamaHostPool ? chatModel : undefined),
       settings: {
         topK: config.TOP_K,
         maxQuestionChars: config.MAX_QUESTION_CHARS,
@@ -234,7 +260,8 @@ export async function createPaperbot(config: Config, options: CompositionOptions
 async function createChatServices(config: Config): Promise<{ queue: AnswerQueue; limiter: RateLimiter }> {
   const [{ AnswerQueue }, { RateLimiter }] = await Promise.all([import('./adapters/chat/answer-queue.ts'), import('./adapters/chat/rate-limiter.ts')]);
   return {
-    queue: new AnswerQueue({ concurrency: config.ANSWER_CONCURRENCY }),
+    // ANSWER_CONCURRENCY is per Ollama host: a pool of hosts answers that many each at once.
+    queue: new AnswerQueue({ concurrency: config.ANSWER_CONCURRENCY * (config.OLLAMA_HOSTS?.length ?? 1) }),
     limiter: new RateLimiter({ limit: config.RATE_LIMIT_PER_MINUTE, windowMs: 60_000 }),
   };
 }

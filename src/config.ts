@@ -83,6 +83,28 @@ export const configSchema = z.object({
       }
       return parsed;
     }),
+  /**
+   * Several Ollama hosts for answers (`http://gpu1:11434,http://gpu2:11434`): each answer goes to
+   * the host with the fewest answers in flight; a failing host is left out for
+   * OLLAMA_HOST_COOLDOWN_MS. Unset: OLLAMA_HOST alone. Embeddings stay on OLLAMA_HOST.
+   */
+  OLLAMA_HOSTS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || !value.trim()) return undefined;
+      const hosts: string[] = [];
+      for (const part of value.split(',').map((host) => host.trim()).filter(Boolean)) {
+        const parsed = parseOllamaHost(part);
+        if (parsed === null) {
+          ctx.addIssue({ code: 'custom', message: `"${part}" is not a host: list hosts as host:port or http://host:port, separated by commas` });
+          return z.NEVER;
+        }
+        if (!hosts.includes(parsed)) hosts.push(parsed);
+      }
+      return hosts;
+    }),
+  OLLAMA_HOST_COOLDOWN_MS: positiveInt(30_000),
   OLLAMA_CHAT_MODEL: z.string().trim().min(1).default('llama3.2'),
   OLLAMA_EMBED_MODEL: z.string().trim().min(1).default('nomic-embed-text'),
   OLLAMA_TIMEOUT_MS: positiveInt(60_000),

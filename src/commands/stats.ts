@@ -30,6 +30,15 @@ export const statsCommand = defineCommand({
             `Ollama at ${stats.models.ollamaHost}: ${stats.models.ollama.reachable ? 'reachable' : `not reachable (${stats.models.ollama.error ?? 'no answer'})`}`,
             `  chat model ${stats.models.chatModel}: ${stats.models.ollama.hasChatModel ? 'pulled' : stats.models.ollama.reachable ? `missing (ollama pull ${stats.models.chatModel})` : 'unknown'}`,
             `  embedding model ${stats.models.embedModel}: ${stats.models.ollama.hasEmbedModel ? 'pulled' : stats.models.ollama.reachable ? `missing (ollama pull ${stats.models.embedModel})` : 'unknown'}`,
+            ...(stats.models.answerHosts
+              ? [
+                  `answer hosts (OLLAMA_HOSTS, ${stats.models.answerHosts.length}):`,
+                  ...stats.models.answerHosts.map(
+                    (h) =>
+                      `  ${h.host}: ${h.reachable ? (h.hasChatModel ? 'ready' : `missing ${stats.models!.chatModel} (ollama pull ${stats.models!.chatModel})`) : `not reachable (${h.error ?? 'no answer'})`}, ${h.inFlight} in flight, ${h.answered} answered${h.down ? `, left out until ${h.down.until} (${h.down.reason})` : ''}`,
+                  ),
+                ]
+              : []),
             // The probe above waited OLLAMA_CONNECT_TIMEOUT_MS; answers and embeddings wait OLLAMA_TIMEOUT_MS.
             `  timeouts: ${Object.entries(stats.models.timeouts).map(([name, ms]) => `${name}=${ms}`).join(' ')}`,
           ]

@@ -52,6 +52,8 @@ export interface ModelStatus {
   ollama: { reachable: boolean; models: string[]; hasChatModel: boolean; hasEmbedModel: boolean; error?: string };
   /** The timeout settings in force, by name: the probe `stats` made used the first. */
   timeouts: Record<string, number>;
+  /** With OLLAMA_HOSTS: each answer host, probed, with its answers in flight and whether it is left out. */
+  answerHosts?: Array<{ host: string; reachable: boolean; hasChatModel: boolean; error?: string; inFlight: number; answered: number; down?: { until: string; reason: string } }>;
 }
 
 type IndexParameters = Record<string, number | string>;
