@@ -231,7 +231,6 @@ export async function openPaperbot(config: Config, options: CompositionOptions =
       settings: {
         topK: config.TOP_K,
         maxQuestionChars: config.MAX_QUESTION_CHARS,
-        relevanceThreshold: config.RELEVANCE_MIN_RATIO,
         bands: {
           minRatio: config.RELEVANCE_MIN_RATIO,
           minEvidence: config.RELEVANCE_MIN_EVIDENCE,

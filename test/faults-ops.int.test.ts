@@ -250,7 +250,10 @@ describe.concurrent('row 12: npm keeps `npm start` stdout clean and shows instal
       path.join(project, 'native/package.json'),
       JSON.stringify({ name: 'native', version: '1.0.0', scripts: { install: 'echo "gyp ERR! find Python: no C++ toolchain" >&2; exit 1' } }),
     );
-    const install = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund'], { cwd: project, encoding: 'utf8', env: { ...process.env, npm_config_cache: path.join(root, 'npm-cache') } });
+    // Without the log level of an outer `npm test --silent` (npm passes it on in the environment): the project's .npmrc is what is tested.
+    const outer = { ...process.env };
+    delete outer['npm_config_loglevel'];
+    const install = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund'], { cwd: project, encoding: 'utf8', env: { ...outer, npm_config_cache: path.join(root, 'npm-cache') } });
     expect(install.status).not.toBe(0);
     expect(install.stderr).toMatch(/npm error/);
     expect(install.stderr).toContain('gyp ERR! find Python: no C++ toolchain');

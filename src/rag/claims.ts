@@ -6,7 +6,7 @@
  * lookup, and the streaming `ClaimMarker` is the same segmentation as the whole-text functions, so
  * a streamed answer is marked exactly as the finished one would be.
  */
-import { documentTerms, isStopword, normaliseForMatching, stem, words } from './text.ts';
+import { documentTerms, INITIAL_END, isStopword, normaliseForMatching, stem, words } from './text.ts';
 import type { Claim } from './types.ts';
 
 /** The abstract of source `n` (1-based, as the answer cites it), or undefined when there is none. */
@@ -54,8 +54,6 @@ const FILLER_STEMS = new Set(
  * mid-sentence they are followed by a lowercase word, which already keeps the sentence whole).
  */
 const ABBREVIATION_END = /\b(?:e\.g|i\.e|et al|cf|vs|fig|figs|eq|eqs|approx|resp|ref|refs|dr|mr|prof)\.$/i;
-/** An initial ("J. Smith"); case-sensitive, so "in step a. The" still ends. */
-const INITIAL_END = /(?<![\p{L}\p{N}])\p{Lu}\.$/u;
 /** "1." opening a numbered list item is not a sentence. */
 const LIST_NUMBER = /^\d+\.$/;
 /** Closing quotes, brackets and markdown emphasis that belong to the sentence after its final punctuation. */
@@ -115,7 +113,7 @@ export function markClaims(text: string, abstractOf: AbstractLookup): string {
 /** The marker shown after a weak sentence (` ⚠ not found in [1, 2]`), or '' for a quoted or supported one. */
 export function weakMarker(claim: Claim): string {
   if (claim.support !== 'weak') return '';
-  return claim.cites.length ? ` ⚠ not found in [${claim.cites.join(', ')}]` : ' ⚠ no source cited';
+  return ` ⚠ not found in [${claim.cites.join(', ')}]`;
 }
 
 /**

@@ -90,7 +90,7 @@ const NOVELTY_WEIGHT = 0.8;
  * holds, scaled by its paper's score, plus a little for a sentence that reports a finding, and
  * more for a quantity or a name when the question asks for one.
  */
-export function scoreSentences(retrieval: Retrieval, options: ExtractiveOptions, focus: QuestionFocus = questionFocus(retrieval.query)): Candidate[] {
+export function scoreSentences(retrieval: Retrieval, options: ExtractiveOptions, focus: QuestionFocus): Candidate[] {
   const queryWeights = new Map(retrieval.terms.map((term) => [term, options.idf(term)]));
   const totalWeight = [...queryWeights.values()].reduce((sum, weight) => sum + weight, 0) || 1;
   // Papers are admitted by their keyword score against the best one: fused (RRF) scores of the
@@ -144,15 +144,16 @@ export function pickSentences(candidates: readonly Candidate[], count: number, m
   const picked: Candidate[] = [];
   const perPaper = new Map<number, number>();
   let chars = 0;
+  const shownLength = (candidate: Candidate) => capQuote(candidate.sentence).length;
   const fits = (candidate: Candidate) => {
     if (picked.includes(candidate) || (perPaper.get(candidate.rank) ?? 0) >= (candidate.rank === 0 ? 3 : 2)) return false;
-    if (chars + capQuote(candidate.sentence).length > maxChars) return false;
+    if (chars + shownLength(candidate) > maxChars) return false;
     return !picked.some((earlier) => repeats(candidate, earlier));
   };
   const take = (candidate: Candidate) => {
     picked.push(candidate);
     perPaper.set(candidate.rank, (perPaper.get(candidate.rank) ?? 0) + 1);
-    chars += capQuote(candidate.sentence).length;
+    chars += shownLength(candidate);
   };
   const firstOfTop = byScore.find((c) => c.rank === 0);
   if (firstOfTop) take(firstOfTop);

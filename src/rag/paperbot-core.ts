@@ -17,8 +17,6 @@ import type { Answer, AnswerEvent, AnswerSource, EmbedderChoice, FeedbackEntry, 
 export interface CoreSettings {
   topK: number;
   maxQuestionChars: number;
-  /** RELEVANCE_MIN_RATIO: the band thresholds' `minRatio`, kept under its old name for `stats`. */
-  relevanceThreshold: number;
   bands: BandThresholds;
   fusion: FusionSettings;
   retrievalMode: RetrievalMode;
@@ -366,7 +364,8 @@ export class PaperbotCore {
       settings: {
         topK: this.settings.topK,
         maxQuestionChars: this.settings.maxQuestionChars,
-        relevanceThreshold: this.settings.relevanceThreshold,
+        // RELEVANCE_MIN_RATIO under the name `stats --json` has always used.
+        relevanceThreshold: this.settings.bands.minRatio,
         bands: this.settings.bands,
         retrievalMode: this.settings.retrievalMode,
         fusion: { ...this.settings.fusion },

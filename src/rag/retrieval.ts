@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { KeywordIndex, PaperStore } from './ports.ts';
 import { documentTerms, queryTerms } from './text.ts';
-import type { RelevanceBand, RelevanceDecision, RelevanceSignals, Retrieval, RetrievalMode, RetrievedPaper, ScoredRowId } from './types.ts';
+import type { Paper, RelevanceBand, RelevanceDecision, RelevanceSignals, Retrieval, RetrievalMode, RetrievedPaper, ScoredRowId } from './types.ts';
 
 /** How many top keyword hits are checked against the store at a time (see `liveHits`). */
 const LIVE_CHECK_BATCH = 5;
@@ -117,15 +117,17 @@ export class Retriever {
   /**
    * The hits without papers another process removed since this process's index last caught up
    * (serve between two polls): a removed paper must not make a question look answerable. Only
-   * the top hits are looked up, and more only while they turn out removed.
+   * the top hits are looked up, and more only while they turn out removed; the papers read go
+   * into `read`, so the answer does not read them again.
    */
-  private liveHits(hits: readonly ScoredRowId[]): ScoredRowId[] {
+  private liveHits(hits: readonly ScoredRowId[], read: Map<number, Paper>): ScoredRowId[] {
     const gone = new Set<number>();
     for (let from = 0; from < hits.length; from += LIVE_CHECK_BATCH) {
       const batch = hits.slice(from, from + LIVE_CHECK_BATCH).map((hit) => hit.rowId);
-      const live = new Set(this.store.getByRowIds(batch).map((paper) => paper.rowId));
-      for (const rowId of batch) if (!live.has(rowId)) gone.add(rowId);
-      if (live.size > 0) break;
+      const live = this.store.getByRowIds(batch);
+      for (const paper of live) read.set(paper.rowId, paper);
+      for (const rowId of batch) if (!read.has(rowId)) gone.add(rowId);
+      if (live.length > 0) break;
     }
     return gone.size ? hits.filter((hit) => !gone.has(hit.rowId)) : [...hits];
   }
@@ -135,7 +137,8 @@ export class Retriever {
     const terms = queryTerms(query);
     const notices: string[] = [];
     const candidates = Math.max(k, this.fusion.candidates);
-    const keywordHits = this.liveHits(this.keywordIndex.search(terms, mode === 'keyword' ? k : candidates));
+    const papers = new Map<number, Paper>();
+    const keywordHits = this.liveHits(this.keywordIndex.search(terms, mode === 'keyword' ? k : candidates), papers);
     const maxScore = this.keywordIndex.maxScore(terms);
     const ratio = maxScore > 0 ? Math.min(1, (keywordHits[0]?.score ?? 0) / maxScore) : 0;
 
@@ -170,7 +173,7 @@ export class Retriever {
 
     const keywordScore = new Map(keywordHits.map((hit) => [hit.rowId, hit.score]));
     const vectorScore = new Map((vectorHits ?? []).map((hit) => [hit.rowId, hit.score]));
-    const papers = new Map(this.store.getByRowIds(ranked.map((hit) => hit.rowId)).map((paper) => [paper.rowId, paper]));
+    for (const paper of this.store.getByRowIds(ranked.map((hit) => hit.rowId).filter((rowId) => !papers.has(rowId)))) papers.set(paper.rowId, paper);
     const hits: RetrievedPaper[] = [];
     for (const { rowId, score } of ranked) {
       const paper = papers.get(rowId);

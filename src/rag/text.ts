@@ -96,8 +96,8 @@ export function queryTerms(text: string): string[] {
 
 /** Abbreviations that end with a period but do not end a sentence. */
 const NON_TERMINAL = /\b(?:e\.g|i\.e|et al|vs|cf|fig|figs|eq|eqs|sec|approx|resp|no|ref|refs|dr|mr|prof|st)\.$/i;
-/** An initial ("J. Smith"), case-sensitive: "of size n. We" does end a sentence. */
-const INITIAL = /(?<![\p{L}\p{N}])\p{Lu}\.$/u;
+/** An initial ("J. Smith") at the end of a text, case-sensitive: "of size n. We" does end a sentence. */
+export const INITIAL_END = /(?<![\p{L}\p{N}])\p{Lu}\.$/u;
 
 /**
  * Splits an abstract into sentences, keeping each sentence's text verbatim so it can be quoted.
@@ -111,7 +111,7 @@ export function splitSentences(text: string): string[] {
   for (const match of text.matchAll(boundary)) {
     const end = match.index + match[0].trimEnd().length;
     const candidate = text.slice(start, end);
-    if (NON_TERMINAL.test(candidate.trimEnd()) || INITIAL.test(candidate.trimEnd())) continue;
+    if (NON_TERMINAL.test(candidate.trimEnd()) || INITIAL_END.test(candidate.trimEnd())) continue;
     const sentence = candidate.trim();
     if (sentence) sentences.push(sentence);
     start = match.index + match[0].length;
